@@ -1,0 +1,33 @@
+# Two commands do all the set-up:  `make lab` (the lecture) and `make test` (every test).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test checkpoints bench help
+
+help:
+	@echo "make lab          create .venv if needed, install, open JupyterLab on notebooks/"
+	@echo "make test         unit tests and nbval over every notebook"
+	@echo "make checkpoints  retrain the committed teacher checkpoints (deterministic, minutes on a CPU)"
+	@echo "make bench        notebook wall times and slider latencies (benchmarks/README.md)"
+
+# The environment: made once, reinstalled only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; set PYTHON=python3.x")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(PY) -m pytest tests notebooks --nbval-lax --sanitize-with notebooks/nbval_sanitize.cfg
+
+checkpoints: $(STAMP)
+	$(PY) -m lecture_utils.teachers
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py

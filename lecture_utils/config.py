@@ -1,0 +1,129 @@
+"""Profile, seed and device: decided here, in one place, for every notebook.
+
+Two profiles, chosen with the environment variable ``LECTURE_PROFILE``:
+
+* ``lecture`` (default): sized for a laptop CPU; every notebook runs in about a
+  minute. This is what CI runs.
+* ``full``: the published settings where feasible (full training set, more
+  epochs, Hinton et al.'s network sizes). Meant for a GPU or a patient CPU.
+
+The device is picked automatically (CUDA, then Apple's MPS, then the CPU) and
+can be forced with ``LECTURE_DEVICE=cpu``.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+SEED = 0
+PROFILES = ("lecture", "full")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes that differ between the CPU-sized lecture run and the published settings."""
+
+    name: str
+    # Notebook 01: the transfer set the students learn from, and their training.
+    transfer_size: int  # images in the students' training set (balanced over digits)
+    student_hidden: tuple[int, ...]  # hidden layer widths of the MLP student
+    student_epochs: int
+    student_lr: float
+    distill_temperature: float  # the temperature used in the main comparison
+    distill_alpha: float  # weight of the soft-target term (1 - alpha on the labels)
+    sweep_temperatures: tuple[float, ...]
+    sweep_epochs: int
+    # The teacher (trained by `make checkpoints`).
+    teacher_arch: str
+    teacher_epochs: int
+
+
+LECTURE = Profile(
+    name="lecture",
+    transfer_size=10_000,
+    student_hidden=(30, 30),
+    student_epochs=20,
+    student_lr=3e-3,
+    distill_temperature=4.0,
+    distill_alpha=0.9,
+    sweep_temperatures=(1, 2, 4, 8, 20, 100, 1000),
+    sweep_epochs=10,
+    teacher_arch="cnn",
+    teacher_epochs=6,
+)
+
+# Hinton, Vinyals & Dean (2015), section 3: 784-1200-1200-10 teacher with dropout and
+# jitter, 784-800-800-10 student, T = 20, the full 60,000 training images.
+FULL = Profile(
+    name="full",
+    transfer_size=60_000,
+    student_hidden=(800, 800),
+    student_epochs=60,
+    student_lr=1e-3,
+    distill_temperature=20.0,
+    distill_alpha=0.9,
+    sweep_temperatures=(1, 2, 4, 8, 20, 100, 1000),
+    sweep_epochs=30,
+    teacher_arch="hinton_mlp",
+    teacher_epochs=60,
+)
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile named by ``name``, or by ``$LECTURE_PROFILE`` (default ``lecture``)."""
+    name = (name or os.environ.get("LECTURE_PROFILE") or "lecture").strip().lower()
+    if name not in PROFILES:
+        raise ValueError(
+            f"LECTURE_PROFILE={name!r} is not a profile; use one of {', '.join(PROFILES)}"
+        )
+    return LECTURE if name == "lecture" else FULL
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """CUDA if present, else Apple's MPS, else the CPU; ``$LECTURE_DEVICE`` overrides."""
+    name = name or os.environ.get("LECTURE_DEVICE")
+    if name:
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = SEED) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch; return a CPU generator seeded the same way."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class Setup:
+    profile: Profile
+    device: torch.device
+    seed: int
+
+
+def setup_notebook(seed: int = SEED) -> Setup:
+    """The first cell of every notebook: seed everything, pick profile and device, and say
+    which data the notebook runs on."""
+    from .data import data_source  # imported here: finding the data is part of the setup
+
+    profile = get_profile()
+    device = pick_device()
+    seed_everything(seed)
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.rcParams.update({"figure.dpi": 72, "savefig.dpi": 72, "figure.figsize": (6, 3.2)})
+    except ImportError:  # pragma: no cover - matplotlib is a dependency
+        pass
+    print(f"profile: {profile.name} | device: {device} | seed: {seed} | torch {torch.__version__}")
+    print(f"data: {data_source()}")
+    return Setup(profile, device, seed)

@@ -1,0 +1,69 @@
+"""Knowledge distillation: softmax with temperature and the distillation loss (Hinton et al. 2015)."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+import torch.nn.functional as F
+
+
+def check_temperature(temperature) -> float:
+    """``temperature`` as a float, or a ValueError saying why it is not allowed."""
+    if isinstance(temperature, torch.Tensor) and temperature.numel() == 1:
+        temperature = temperature.item()
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    if not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got temperature={temperature!r}")
+    return float(temperature)
+
+
+def softmax_with_temperature(logits, temperature) -> torch.Tensor:
+    """y'_i = exp(y_i / T) / sum_j exp(y_j / T), over the last dimension.
+
+    T = 1 is the ordinary softmax; larger T gives a smoother distribution. Dividing
+    by T > 0 never changes which class ranks first. Computed stably (the largest
+    logit is subtracted before the exponential), so logits of 1e4 do not overflow.
+    """
+    temperature = check_temperature(temperature)
+    logits = torch.as_tensor(logits, dtype=torch.get_default_dtype()) if not isinstance(logits, torch.Tensor) else logits
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+def soft_target_loss(student_logits, teacher_logits, temperature) -> torch.Tensor:
+    """KL(p_teacher || p_student), both softened by T, averaged over the batch.
+
+    Its gradient with respect to the student's logits is (q_i - p_i) / T (Hinton et
+    al., eq. 2): it shrinks like 1/T^2 when T is large, which is why
+    ``distillation_loss`` multiplies it by T^2.
+    """
+    temperature = check_temperature(temperature)
+    log_p_student = F.log_softmax(student_logits / temperature, dim=-1)
+    log_p_teacher = F.log_softmax(teacher_logits / temperature, dim=-1)
+    return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
+
+
+def distillation_loss(student_logits, teacher_logits, labels, temperature, alpha, scale_by_t2: bool = True):
+    """alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CrossEntropy(student, labels).
+
+    * ``temperature`` T > 0 softens both distributions (the soft targets).
+    * ``alpha`` in [0, 1] weighs the soft-target term; ``1 - alpha`` goes to the labels
+      (Hinton et al. give the hard-label term the lower weight).
+    * ``scale_by_t2=False`` drops the T^2 factor, to show what it is for.
+    """
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be between 0 and 1 (the weight of the soft targets), got {alpha!r}")
+    temperature = check_temperature(temperature)
+    soft = soft_target_loss(student_logits, teacher_logits, temperature)
+    if scale_by_t2:
+        soft = soft * temperature**2
+    if alpha == 1.0:
+        return soft
+    hard = F.cross_entropy(student_logits, labels)
+    return alpha * soft + (1.0 - alpha) * hard
+
+
+def entropy(probabilities: torch.Tensor) -> torch.Tensor:
+    """H(p) = -sum_i p_i log p_i in nats, over the last dimension (log 10 = 2.303 is uniform over 10 classes)."""
+    return -torch.special.xlogy(probabilities, probabilities).sum(dim=-1)

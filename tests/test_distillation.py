@@ -1,0 +1,113 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lecture_utils import distillation_loss, entropy, soft_target_loss, softmax_with_temperature
+
+
+def test_lecture_logits_at_t1_are_one_hot():
+    p = softmax_with_temperature(torch.tensor([100.0, 10.0, 1.0]), 1.0)
+    assert torch.allclose(p, torch.tensor([1.0, 0.0, 0.0]), atol=1e-30 + 1e-6)
+
+
+def test_lecture_logits_at_t100_are_smooth():
+    p = softmax_with_temperature(torch.tensor([100.0, 10.0, 1.0]), 100.0)
+    # 100/100, 10/100, 1/100 = 1, 0.1, 0.01 before the exponential
+    want = torch.softmax(torch.tensor([1.0, 0.1, 0.01]), dim=0)
+    assert torch.allclose(p, want)
+    assert p.argmax() == 0 and p.min() > 0.2
+
+
+def test_matches_formula_on_a_batch():
+    logits = torch.tensor([[1.0, 2.0, 3.0], [3.0, 0.0, -1.0]])
+    t = 2.5
+    e = torch.exp(logits / t)
+    assert torch.allclose(softmax_with_temperature(logits, t), e / e.sum(dim=1, keepdim=True))
+
+
+def test_accepts_lists_and_tensor_temperature():
+    assert torch.allclose(softmax_with_temperature([0.0, 0.0], torch.tensor(3.0)), torch.tensor([0.5, 0.5]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-50, 50), min_size=2, max_size=12, unique=True), st.floats(0.05, 1e4))
+def test_ranking_never_changes(values, t):
+    logits = torch.tensor(values, dtype=torch.float64)
+    p = softmax_with_temperature(logits, t)
+    assert torch.isclose(p.sum(), torch.tensor(1.0, dtype=torch.float64))
+    assert p.argmax() == logits.argmax() or torch.isclose(p.max(), p[logits.argmax()])
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -1, -0.5, float("nan"), float("inf"), float("-inf"), "4", None, True, [2.0]])
+def test_bad_temperature_is_refused_with_its_value(bad):
+    with pytest.raises(ValueError, match="temperature"):
+        softmax_with_temperature(torch.tensor([1.0, 2.0]), bad)
+    with pytest.raises(ValueError, match="temperature"):
+        distillation_loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(1, dtype=torch.long), bad, 0.5)
+
+
+@pytest.mark.parametrize("t", [0.5, 1.0, 100.0])
+def test_large_logits_do_not_overflow(t):
+    p = softmax_with_temperature(torch.tensor([1e4, 0.0, -1e4]), t)
+    assert torch.isfinite(p).all()
+    assert math.isclose(p.sum().item(), 1.0, rel_tol=1e-6)
+
+
+def test_entropy_of_uniform_is_log_n():
+    assert math.isclose(entropy(torch.full((10,), 0.1)).item(), math.log(10), rel_tol=1e-6)
+    assert entropy(torch.tensor([1.0, 0.0])).item() == 0.0
+
+
+def _setup(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(16, 10, generator=g) * 3, torch.randn(16, 10, generator=g) * 3, torch.randint(0, 10, (16,), generator=g)
+
+
+def test_distillation_loss_is_the_written_formula():
+    s, te, y = _setup()
+    t, a = 4.0, 0.7
+    p_t = torch.softmax(te / t, 1)
+    kl = (p_t * (torch.log(p_t) - torch.log_softmax(s / t, 1))).sum(1).mean()
+    want = a * t * t * kl + (1 - a) * F.cross_entropy(s, y)
+    assert torch.allclose(distillation_loss(s, te, y, t, a), want, atol=1e-5)
+
+
+def test_soft_loss_is_zero_when_student_equals_teacher():
+    s, _, y = _setup()
+    assert distillation_loss(s, s.clone(), y, 3.0, 1.0).abs() < 1e-6
+
+
+def test_soft_gradient_is_q_minus_p_over_t():
+    """Hinton et al., eq. 2: dC/dz_i = (q_i - p_i) / T for the soft cross-entropy."""
+    s, te, _ = _setup()
+    t = 5.0
+    s = s.clone().requires_grad_(True)
+    soft_target_loss(s, te, t).backward()
+    q, p = torch.softmax(s.detach() / t, 1), torch.softmax(te / t, 1)
+    assert torch.allclose(s.grad, (q - p) / t / len(s), atol=1e-6)
+
+
+def test_t_squared_keeps_the_gradient_scale():
+    """Without T^2 the soft gradient shrinks like 1/T^2; with it, it stays of the same order."""
+    s, te, y = _setup()
+
+    def grad_norm(t, scale):
+        x = s.clone().requires_grad_(True)
+        distillation_loss(x, te, y, t, 1.0, scale_by_t2=scale).backward()
+        return x.grad.norm().item()
+
+    plain = [grad_norm(t, False) for t in (10.0, 100.0)]
+    assert 80 < plain[0] / plain[1] < 120  # ~ (100 / 10)^2
+    scaled = [grad_norm(t, True) for t in (10.0, 100.0)]
+    assert 0.5 < scaled[0] / scaled[1] < 2
+
+
+@pytest.mark.parametrize("alpha", [-0.1, 1.5])
+def test_bad_alpha(alpha):
+    s, te, y = _setup()
+    with pytest.raises(ValueError, match="alpha"):
+        distillation_loss(s, te, y, 2.0, alpha)
