@@ -4,13 +4,20 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test checkpoints bench help
+# A relative LECTURE_DATA_DIR would be read from notebooks/ by the kernels: make it absolute.
+ifdef LECTURE_DATA_DIR
+export LECTURE_DATA_DIR := $(abspath $(LECTURE_DATA_DIR))
+endif
+
+.PHONY: lab test checkpoints notebooks bench bench-write help
 
 help:
 	@echo "make lab          create .venv if needed, install, open JupyterLab on notebooks/"
 	@echo "make test         unit tests and nbval over every notebook"
 	@echo "make checkpoints  retrain the committed teacher checkpoints (deterministic, minutes on a CPU)"
-	@echo "make bench        notebook wall times and slider latencies (benchmarks/README.md)"
+	@echo "make notebooks    execute every notebook in a fresh kernel and save it with its outputs"
+	@echo "make bench        notebook wall times and slider latencies against their budgets"
+	@echo "make bench-write  the same, and store the table in benchmarks/README.md"
 
 # The environment: made once, reinstalled only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -29,5 +36,11 @@ test: $(STAMP)
 checkpoints: $(STAMP)
 	$(PY) -m lecture_utils.teachers
 
+notebooks: $(STAMP)
+	$(PY) -m lecture_utils.notebooks
+
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+bench-write: $(STAMP)
+	$(PY) benchmarks/run.py --write

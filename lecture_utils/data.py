@@ -110,7 +110,7 @@ def _locate(train: bool) -> tuple[Path, Path]:
         found = [_find_file(raw_dir, n) for n in names]
         if all(found):
             return found[0], found[1]
-        looked.append(f"{label} ({raw_dir})")
+        looked.append(f"{label} ({raw_dir.resolve()})")
     try:
         _download(REPO_DATA_DIR)
     except Exception as exc:  # offline, blocked, disk full...

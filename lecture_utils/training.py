@@ -7,6 +7,7 @@ and the loss is ``loss_fn(model(inputs), *targets)``.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -54,6 +55,7 @@ def fit(
     loss_fn: Callable[..., torch.Tensor],
     epochs: int,
     lr: float = 1e-3,
+    optimizer: str = "adam",
     weight_decay: float = 0.0,
     device: torch.device | str | None = None,
     jitter: int = 0,
@@ -62,7 +64,8 @@ def fit(
     on_epoch_end: Callable[[int, nn.Module], object] | None = None,
     verbose: bool = True,
 ) -> History:
-    """Train ``model`` with Adam for ``epochs`` passes over ``loader``.
+    """Train ``model`` for ``epochs`` passes over ``loader`` with ``optimizer``: "adam", or
+    "sgd" (momentum 0.9), whose steps, unlike Adam's, scale with the gradient.
 
     ``jitter`` shifts inputs by up to that many pixels (data augmentation);
     ``seed`` seeds dropout and jitter so two runs alike give the same weights.
@@ -73,12 +76,20 @@ def fit(
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     device = torch.device(device) if device is not None else pick_device()
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     torch.manual_seed(seed)
     jitter_gen = torch.Generator().manual_seed(seed + 1)
     history = History(name)
     start = time.perf_counter()
-    for epoch in tqdm(range(epochs), desc=name, leave=False, disable=not verbose):
+    # A bar that closes itself when done (leave=False). TQDM_DISABLE=1 turns bars off (tqdm's
+    # notebook bar ignores that variable, so it is read here): headless runs save no dead widgets.
+    quiet = not verbose or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
+    for epoch in tqdm(range(epochs), desc=name, leave=False, disable=quiet):
         model.train()
         total, count = 0.0, 0
         for inputs, *targets in loader:
@@ -87,9 +98,9 @@ def fit(
             inputs = inputs.to(device, non_blocking=True)
             targets = [t.to(device, non_blocking=True) for t in targets]
             loss = loss_fn(model(inputs), *targets)
-            optimizer.zero_grad(set_to_none=True)
+            opt.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            opt.step()
             total += loss.item() * len(inputs)
             count += len(inputs)
         history.losses.append(total / count)

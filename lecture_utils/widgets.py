@@ -11,15 +11,47 @@ import io
 import math
 
 import ipywidgets as widgets
+import numpy as np
+import PIL.Image
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure  # a Figure needs no pyplot state, so it never shows twice
 
 from .distillation import entropy, softmax_with_temperature
 
 
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+class BlitFigure:
+    """A matplotlib figure that a slider redraws fast.
+
+    Axes, ticks and labels (the slow part: text layout) are drawn once and kept as a
+    background; a move redraws only the artists that change (``animated=True``) over
+    it, then encodes the pixels as PNG. No pyplot, so nothing is shown twice.
+    """
+
+    def __init__(self, width: float, height: float, dpi: int = 72):
+        self.figure = Figure(figsize=(width, height), dpi=dpi)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.background = None
+
+    def add_animated(self, *artists):
+        """Mark artists that change on each move; they are left out of the background."""
+        for artist in artists:
+            artist.set_animated(True)
+        return artists
+
+    def png(self) -> bytes:
+        """Draw the animated artists over the cached background and return PNG bytes."""
+        if self.background is None:
+            self.canvas.draw()  # draws everything not animated
+            self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+        self.canvas.restore_region(self.background)
+        for ax in self.figure.axes:
+            for artist in ax.get_children():
+                if artist.get_animated() and artist.get_visible():
+                    ax.draw_artist(artist)
+        pixels = np.asarray(self.canvas.buffer_rgba())
+        buffer = io.BytesIO()
+        PIL.Image.fromarray(pixels[..., :3]).save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
 
 
 class TemperatureSlider(widgets.VBox):
@@ -39,16 +71,16 @@ class TemperatureSlider(widgets.VBox):
         )
         self.readout = widgets.HTML()
         self.image = widgets.Image(format="png")
-        self.figure = Figure(figsize=(5, 2.2), dpi=72, layout="constrained")
-        ax = self.figure.add_subplot()
+        self.plot = BlitFigure(5, 2.4)
+        self.plot.figure.subplots_adjust(left=0.13, right=0.98, bottom=0.2, top=0.88)
+        ax = self.plot.figure.add_subplot()
         classes = range(len(self.logits))
-        self.bars = ax.bar(classes, [0.0] * len(self.logits), color="tab:blue")
+        self.bars = self.plot.add_animated(*ax.bar(classes, [0.0] * len(self.logits), color="tab:blue"))
         ax.set_xticks(list(classes))
         ax.set_ylim(0, 1)
         ax.set_xlabel("class")
         ax.set_ylabel("probability")
-        self.axes = ax
-        self.title = title
+        ax.set_title(f"{title}softmax(logits / T)", fontsize=10)  # T is in the readout below
         self.result = None
         self.slider.observe(lambda change: self.update(change["new"]), names="value")
         super().__init__([self.slider, self.image, self.readout])
@@ -59,8 +91,7 @@ class TemperatureSlider(widgets.VBox):
         probs = softmax_with_temperature(self.logits, temperature)
         for bar, p in zip(self.bars, probs.tolist()):
             bar.set_height(p)
-        self.axes.set_title(f"{self.title}softmax(logits / T), T = {temperature:.3g}", fontsize=10)
-        self.image.value = _png(self.figure)
+        self.image.value = self.plot.png()
         top = probs.argsort(descending=True)[:3].tolist()
         self.readout.value = (
             f"<code>T = {temperature:.3g}: "

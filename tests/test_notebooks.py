@@ -1,0 +1,81 @@
+"""What nbval cannot see: a committed notebook must have been executed, in order, without
+errors, and open the way every notebook does. (nbval passes a never-executed cell unchecked.)"""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lecture_utils.notebooks import NOTEBOOK_DIR, claims_covered, notebook_paths
+
+REPO = NOTEBOOK_DIR.parent
+CLAIMS = REPO.parent / "shared" / "lecture" / "CLAIMS.md"
+NOTEBOOKS = notebook_paths()
+SETUP_CELL = """%matplotlib inline
+from lecture_utils.config import setup_notebook
+
+setup = setup_notebook()  # seed, profile (LECTURE_PROFILE), device, and which data
+P = setup.profile"""
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "01_knowledge_distillation.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_executed_in_order_without_errors(path):
+    nb = _read(path)
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    counts = [c.execution_count for c in code]
+    assert None not in counts, f"{path.name}: cells never executed: run `make notebooks` and commit"
+    assert counts == list(range(1, len(code) + 1)), f"{path.name}: not executed top to bottom in one kernel: {counts}"
+    for cell in code:
+        for out in cell.outputs:
+            assert out.output_type != "error", f"{path.name}: a cell ended in {out.get('ename')}"
+            assert out.get("name") != "stderr" or "Traceback" not in out.get("text", "")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_opens_with_the_shared_setup_cell_and_its_claims(path):
+    nb = _read(path)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    claims = claims_covered(nb)
+    assert claims, f"{path.name}: the first cell needs a 'Covers: C1, C2' line"
+    known = set(re.findall(r"\*\*(C\d+)\*\*", CLAIMS.read_text())) if CLAIMS.exists() else None
+    if known:
+        assert set(claims) <= known, f"{path.name} names unknown claims {set(claims) - known}"
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert first_code.source.strip() == SETUP_CELL
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_light_and_has_checked_exercises(path):
+    assert path.stat().st_size <= 1_500_000, f"{path.name} is over 1.5 MB: lower the figures' dpi"
+    text = path.read_text()
+    nb = _read(path)
+    solutions = [c for c in nb.cells if "### BEGIN SOLUTION" in c.source]
+    assert len(solutions) >= 2, f"{path.name}: needs at least two exercises"
+    for cell in solutions:
+        assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION")
+        assert re.search(r"^check_\w+\(", cell.source, re.M), "each exercise ends with its check"
+    assert "Error displaying widget" not in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_training_cell_has_no_pasted_loop(path):
+    """One training loop (lecture_utils.fit) serves every notebook."""
+    for cell in _read(path).cells:
+        if cell.cell_type == "code":
+            assert not re.search(r"\.backward\(\)|optimizer\.step\(\)|\.step\(\)", cell.source), cell.source[:200]
+
+
+def test_readme_lists_every_notebook_with_its_claims():
+    readme = (REPO / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert path.name in readme, f"README.md does not list {path.name}"
+        line = next(l for l in readme.splitlines() if path.name in l)
+        assert set(claims_covered(_read(path))) <= set(re.findall(r"C\d+", line)), line
