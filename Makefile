@@ -27,11 +27,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Extra arguments for JupyterLab, e.g. `make lab LAB_ARGS=--no-browser`; root (a container) needs --allow-root.
+LAB_ARGS ?=
+ROOT_ARG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(ROOT_ARG) $(LAB_ARGS) notebooks/
 
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval-lax --sanitize-with notebooks/nbval_sanitize.cfg
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
 checkpoints: $(STAMP)
 	$(PY) -m lecture_utils.teachers
