@@ -44,6 +44,20 @@ class Profile:
     sweep_temperatures: tuple[float, ...]
     sweep_epochs: int
     sweep_lr: float
+    # Notebook 02: the student that never saw a digit (larger than 01's: 30 units are too few
+    # to rebuild a class from soft targets alone).
+    unseen_hidden: tuple[int, ...]
+    unseen_temperature: float
+    unseen_epochs: int
+    # Notebook 03: the ensemble's members, each trained on the whole training set.
+    ensemble_size: int
+    member_hidden: tuple[int, ...]
+    member_epochs: int
+    # Notebook 04: students for logits, hints (a student half as deep as the 12-layer
+    # teacher) and a teacher assistant between the teacher and a tiny student.
+    hint_student_width: int
+    assistant_hidden: tuple[int, ...]
+    tiny_hidden: tuple[int, ...]
 
 
 LECTURE = Profile(
@@ -57,6 +71,15 @@ LECTURE = Profile(
     sweep_temperatures=(1, 2, 4, 8, 20, 100, 1000),
     sweep_epochs=10,
     sweep_lr=0.02,
+    unseen_hidden=(100, 100),
+    unseen_temperature=8.0,
+    unseen_epochs=20,
+    ensemble_size=6,
+    member_hidden=(100,),
+    member_epochs=3,
+    hint_student_width=32,
+    assistant_hidden=(100, 100),
+    tiny_hidden=(10,),
 )
 
 # Hinton, Vinyals & Dean (2015), section 3: 784-1200-1200-10 teacher with dropout and
@@ -72,6 +95,15 @@ FULL = Profile(
     sweep_temperatures=(1, 2, 4, 8, 20, 100, 1000),
     sweep_epochs=20,
     sweep_lr=0.02,
+    unseen_hidden=(800, 800),
+    unseen_temperature=20.0,
+    unseen_epochs=60,
+    ensemble_size=10,
+    member_hidden=(800, 800),
+    member_epochs=10,
+    hint_student_width=128,
+    assistant_hidden=(400, 400),
+    tiny_hidden=(30,),
 )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 NUM_CLASSES = 10
@@ -193,20 +193,43 @@ def train_val_split(images: torch.Tensor, labels: torch.Tensor, val_size: int, s
     return (images[train], labels[train]), (images[val], labels[val])
 
 
+class ShuffledBatches(Sampler):
+    """Batches of indices, reshuffled every epoch from ``(seed, epoch)`` alone.
+
+    ``fit`` calls ``set_epoch`` before each epoch, so a loader gives the same order in
+    epoch k whoever used it before: two students trained from one loader see the same data.
+    """
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.n, self.batch_size, self.shuffle, self.seed, self.epoch = n, batch_size, shuffle, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
+        else:
+            order = torch.arange(self.n)
+        self.epoch += 1  # used without set_epoch, a loader still moves on to a new order
+        return iter(order.split(self.batch_size))
+
+    def __len__(self) -> int:
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+
 def make_loader(*tensors: torch.Tensor, batch_size: int = 128, shuffle: bool = True, seed: int = 0) -> DataLoader:
     """A DataLoader over in-memory tensors that hands out whole batches at once.
 
     The tensors share their first dimension (images, labels, and, for distillation,
-    the teacher's logits). With ``shuffle`` the order is drawn from a generator seeded
-    with ``seed``, so two loaders made alike give the same batches in the same order.
+    the teacher's logits). With ``shuffle`` the order of epoch k depends only on
+    ``seed`` and k, so students trained alike see the same batches in the same order.
     """
     if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
         raise ValueError("make_loader needs tensors of the same length.")
-    dataset = TensorDataset(*tensors)
-    if shuffle:
-        base = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
-    else:
-        base = SequentialSampler(dataset)
-    # batch_size=None with a BatchSampler as sampler: one index list per batch, one
+    # batch_size=None with a batch sampler as sampler: one index tensor per batch, one
     # tensor-indexing call per batch instead of one per example (far faster on a CPU).
-    return DataLoader(dataset, sampler=BatchSampler(base, batch_size, drop_last=False), batch_size=None)
+    return DataLoader(TensorDataset(*tensors), sampler=ShuffledBatches(len(tensors[0]), batch_size, shuffle, seed),
+                      batch_size=None)

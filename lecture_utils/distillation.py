@@ -67,3 +67,33 @@ def distillation_loss(student_logits, teacher_logits, labels, temperature, alpha
 def entropy(probabilities: torch.Tensor) -> torch.Tensor:
     """H(p) = -sum_i p_i log p_i in nats, over the last dimension (log 10 = 2.303 is uniform over 10 classes)."""
     return -torch.special.xlogy(probabilities, probabilities).sum(dim=-1)
+
+
+def logit_matching_loss(student_logits, teacher_logits) -> torch.Tensor:
+    """Ba & Caruana's mimic loss: 1/2 * mean over the batch of sum_i (z_i - v_i)^2, on the logits
+    before the softmax (zero-meaned per example, since adding a constant to every logit
+    changes nothing after a softmax)."""
+    z = student_logits - student_logits.mean(dim=-1, keepdim=True)
+    v = teacher_logits - teacher_logits.mean(dim=-1, keepdim=True)
+    return 0.5 * ((z - v) ** 2).sum(dim=-1).mean()
+
+
+def shift_class_bias(model: torch.nn.Module, cls: int, amount: float) -> torch.nn.Module:
+    """Add ``amount`` to the output bias of class ``cls`` (the model's last layer with a bias),
+    in place: Hinton et al.'s fix for a class the student never saw."""
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias[cls] += amount
+    return model
+
+
+def best_bias_shift(logits: torch.Tensor, labels: torch.Tensor, cls: int, shifts) -> tuple[float, list[float]]:
+    """The shift of class ``cls``'s logit that gives the highest accuracy on (``logits``, ``labels``),
+    which must be a validation set, never the test set. Returns (best shift, accuracy of each shift)."""
+    accuracies = []
+    for shift in shifts:
+        shifted = logits.clone()
+        shifted[:, cls] += float(shift)
+        accuracies.append((shifted.argmax(dim=1) == labels).double().mean().item())
+    best = max(range(len(accuracies)), key=accuracies.__getitem__)
+    return float(shifts[best]), accuracies

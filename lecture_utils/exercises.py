@@ -124,3 +124,150 @@ def check_distillation_loss(fn) -> None:
         _fail(name, f"at T = {t}, alpha = {alpha} the gradient with respect to the student's logits differs from "
                     "alpha * T² * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * cross_entropy(student, labels).")
     print(f"✓ {name}: its gradient matches the reference at 4 settings of T and alpha.")
+
+
+def _small_digits():
+    g = torch.Generator().manual_seed(1)
+    labels = torch.tensor([7, 1, 7, 3, 9, 7, 0, 1])
+    images = torch.rand(len(labels), 1, 4, 4, generator=g)
+    return images, labels
+
+
+def check_drop_digit(fn) -> None:
+    """Exercise (notebook 02): ``fn(images, labels, digit)`` returns the pair without that digit."""
+    from .data import drop_digit
+
+    name = "drop a digit"
+    images, labels = _small_digits()
+    for digit in (7, 1, 5):
+        got = _call(name, fn, images.clone(), labels.clone(), digit)
+        if not (isinstance(got, tuple) and len(got) == 2):
+            _fail(name, "return a pair (images, labels).")
+        want = drop_digit(images, labels, digit)
+        gi, gl = got
+        if not isinstance(gl, torch.Tensor) or not isinstance(gi, torch.Tensor):
+            _fail(name, "return tensors, not lists.")
+        if (gl == digit).any():
+            _fail(name, f"with digit = {digit} the labels still contain {digit}: keep only labels != digit.")
+        if len(gi) != len(gl):
+            _fail(name, f"{len(gi)} images but {len(gl)} labels: select the images with the same mask as the labels.")
+        if not torch.equal(gl, want[1]):
+            _fail(name, f"with digit = {digit} expected labels {want[1].tolist()}, got {gl.tolist()} (keep the order).")
+        if not torch.equal(gi, want[0]):
+            _fail(name, "the labels are right but the images are not the ones that go with them: index both with one mask.")
+    print(f"✓ {name}: correct for digits 7, 1 and 5 (5 is absent: nothing removed).")
+
+
+def check_best_bias_shift(fn) -> None:
+    """Exercise (notebook 02): ``fn(logits, labels, cls, shifts)`` returns the shift of class ``cls``'s
+    logit with the highest accuracy (the first one on ties)."""
+    from .distillation import best_bias_shift
+
+    name = "choose the bias shift"
+    logits = torch.tensor([[2.0, 0.0, 1.0], [0.5, 2.0, 0.0], [1.5, 0.0, 0.2], [0.0, 1.0, 0.9], [3.0, 0.0, 0.0]])
+    labels = torch.tensor([2, 1, 2, 2, 0])
+    shifts = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0]
+    got = _call(name, fn, logits.clone(), labels.clone(), 2, shifts)
+    want, accuracies = best_bias_shift(logits, labels, 2, shifts)
+    if isinstance(got, tuple):
+        got = got[0]
+    try:
+        got = float(got)
+    except (TypeError, ValueError):
+        _fail(name, f"return the shift (a number), not {type(got).__name__}.")
+    if got != want:
+        accuracy = dict(zip(shifts, accuracies))
+        if got in accuracy:
+            _fail(name, f"shift {got} gives accuracy {accuracy[got]:.2f}, but shift {want} gives {accuracy[want]:.2f}: "
+                        "add the shift to column cls of a copy of the logits, take the argmax, compare with the labels, keep the best.")
+        _fail(name, f"expected {want}, one of the shifts {shifts}; got {got}.")
+    print(f"✓ {name}: picks {want}, the shift with the highest validation accuracy.")
+
+
+def check_ensemble_probabilities(fn) -> None:
+    """Exercise (notebook 03): ``fn(list_of_logits)`` returns the mean of the members' softmax outputs."""
+    name = "ensemble by averaging"
+    g = torch.Generator().manual_seed(2)
+    logits = [torch.randn(5, 4, generator=g) * 3 for _ in range(3)]
+    got = _as_tensor(name, _call(name, fn, [z.clone() for z in logits]), (5, 4))
+    want = torch.stack([torch.softmax(z, 1) for z in logits]).mean(0).double()
+    if torch.allclose(got, want, atol=1e-6):
+        print(f"✓ {name}: the mean of the members' probabilities.")
+        return
+    if torch.allclose(got, torch.softmax(torch.stack(logits).mean(0), 1).double(), atol=1e-6):
+        _fail(name, "you averaged the logits, then took the softmax: take each member's softmax first, then average the probabilities.")
+    if torch.allclose(got, torch.stack([torch.softmax(z, 1) for z in logits]).sum(0).double(), atol=1e-6):
+        _fail(name, "you summed the probabilities: divide by the number of members (the rows must sum to 1).")
+    _fail(name, f"expected {want.tolist()[0]} for the first image, got {got.tolist()[0]}.")
+
+
+def check_average_state_dicts(fn) -> None:
+    """Exercise (notebook 03): ``fn(list_of_state_dicts)`` returns their element-wise mean."""
+    name = "average parameters"
+    g = torch.Generator().manual_seed(3)
+    sds = [{"w": torch.randn(3, 2, generator=g), "b": torch.randn(3, generator=g)} for _ in range(4)]
+    got = _call(name, fn, [{k: v.clone() for k, v in sd.items()} for sd in sds])
+    if not isinstance(got, dict) or set(got) != {"w", "b"}:
+        _fail(name, "return a dict with the same keys as each state dict ('w' and 'b' here).")
+    for key in ("w", "b"):
+        want = torch.stack([sd[key] for sd in sds]).mean(0)
+        value = _as_tensor(name, got[key], want.shape)
+        if torch.allclose(value, torch.stack([sd[key] for sd in sds]).sum(0).double(), atol=1e-6):
+            _fail(name, f"'{key}' is the sum: divide by the number of state dicts.")
+        if not torch.allclose(value, want.double(), atol=1e-6):
+            _fail(name, f"'{key}' should be the element-wise mean of the {len(sds)} tensors.")
+    print(f"✓ {name}: the element-wise mean of {len(sds)} state dicts.")
+
+
+def check_logit_matching_loss(fn) -> None:
+    """Exercise (notebook 04): ``fn(student_logits, teacher_logits)`` is 1/2 mean_batch sum_i (z_i - v_i)^2 on
+    zero-meaned logits."""
+    from .distillation import logit_matching_loss
+
+    name = "logit matching"
+    g = torch.Generator().manual_seed(4)
+    z, v = torch.randn(6, 10, generator=g) * 2, torch.randn(6, 10, generator=g) * 2 + 5
+    got = _call(name, fn, z.clone(), v.clone())
+    if not isinstance(got, torch.Tensor) or got.numel() != 1:
+        _fail(name, "return a single number (a 0-dim tensor).")
+    want = logit_matching_loss(z, v)
+    if torch.isclose(got.double(), want.double(), rtol=1e-5):
+        print(f"✓ {name}: the squared distance between zero-meaned logits.")
+        return
+    raw = 0.5 * ((z - v) ** 2).sum(1).mean()
+    if torch.isclose(got, raw, rtol=1e-5):
+        _fail(name, "subtract each example's mean logit first: adding a constant to all logits changes nothing after a softmax, "
+                    "so the student should not be asked to match it.")
+    if torch.isclose(got, 2 * want, rtol=1e-5):
+        _fail(name, "the loss is twice too large: use 1/2 * sum of squares (its gradient is then z - v).")
+    if torch.isclose(got, want / 10, rtol=1e-5):
+        _fail(name, "sum the squares over the classes, then average over the batch (F.mse_loss averages over both).")
+    _fail(name, f"expected {want.item():.4f}, got {float(got):.4f}.")
+
+
+def check_hidden_activations(fn) -> None:
+    """Exercise (notebook 04): ``fn(mlp, images)`` returns ``(logits, [each hidden layer's output after its ReLU])``."""
+    from .hints import hidden_activations
+    from .models import MLP
+
+    name = "hidden activations"
+    torch.manual_seed(5)
+    mlp = MLP(hidden=(6, 5, 4), in_features=16)
+    images = torch.rand(3, 1, 4, 4)
+    got = _call(name, fn, mlp, images)
+    want_logits, want_hidden = hidden_activations(mlp, images)
+    if not (isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], (list, tuple))):
+        _fail(name, "return a pair (logits, list of hidden outputs).")
+    logits, hidden = got
+    if len(hidden) != len(want_hidden):
+        _fail(name, f"this MLP has {len(want_hidden)} hidden layers; you returned {len(hidden)} outputs "
+                    "(keep the output of each ReLU, not of each Linear).")
+    for i, (h, w) in enumerate(zip(hidden, want_hidden), 1):
+        h = _as_tensor(name, h, w.shape)
+        if not torch.allclose(h, w.double(), atol=1e-6):
+            if (h < 0).any():
+                _fail(name, f"hidden layer {i} has negative values: take the output after the ReLU, not after the Linear.")
+            _fail(name, f"hidden layer {i} differs from the reference.")
+    if not torch.allclose(_as_tensor(name, logits, want_logits.shape), want_logits.double(), atol=1e-6):
+        _fail(name, "the logits differ: run every layer, and return the last output.")
+    print(f"✓ {name}: logits and all {len(want_hidden)} hidden layers match.")

@@ -91,6 +91,8 @@ def fit(
     quiet = not verbose or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
     for epoch in tqdm(range(epochs), desc=name, leave=False, disable=quiet):
         model.train()
+        if hasattr(getattr(loader, "sampler", None), "set_epoch"):
+            loader.sampler.set_epoch(epoch)  # the same order in epoch k, however often the loader was used
         total, count = 0.0, 0
         for inputs, *targets in loader:
             if jitter:

@@ -6,7 +6,7 @@ import torch
 
 from lecture_utils import MLP, evaluate, load_mnist
 from lecture_utils.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, save_checkpoint
-from lecture_utils.teachers import TEACHER_RECIPES, load_teacher, teacher_path
+from lecture_utils.teachers import TEACHERS, load_teacher, teacher_path
 
 CONFIG = {"model": {"arch": "mlp", "hidden": [8]}, "epochs": 1}
 
@@ -66,7 +66,8 @@ COMMITTED = sorted(CHECKPOINT_DIR.glob("*.pt"))
 
 
 def test_lecture_teacher_is_committed_and_small():
-    assert teacher_path("lecture") in COMMITTED
+    for name in TEACHERS:
+        assert teacher_path(name, "lecture") in COMMITTED
     for path in COMMITTED:
         assert path.stat().st_size <= 2_000_000, f"{path} is over 2 MB"
 
@@ -81,6 +82,8 @@ def test_committed_checkpoint_reloads_and_its_accuracy_holds(path):
 
 
 def test_teacher_loads_with_its_recipe():
-    model, accuracy = load_teacher("lecture", train_if_missing=False)
+    model, accuracy = load_teacher("teacher", "lecture", train_if_missing=False)
     assert accuracy > 0.985
-    assert TEACHER_RECIPES["lecture"]["model"]["arch"] == "cnn"
+    assert TEACHERS["teacher"]["lecture"]["model"]["arch"] == "cnn"
+    with pytest.raises(ValueError, match="unknown teacher"):
+        load_teacher("nobody")

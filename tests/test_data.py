@@ -114,3 +114,14 @@ def test_loader_is_seeded_and_batched():
     assert [b[1].tolist() for b in make_loader(x, y, batch_size=4, shuffle=False)][0] == [0, 1, 2, 3]
     with pytest.raises(ValueError):
         make_loader(x, y[:5])
+
+
+def test_a_reused_loader_repeats_its_epochs_for_fit():
+    """Two students trained one after the other from one loader see the same data in the same order."""
+    x = torch.arange(20).float()
+    loader = make_loader(x, x, batch_size=5, seed=3)
+    first, second = [b[0].tolist() for b in loader], [b[0].tolist() for b in loader]
+    assert first != second  # a plain second pass moves on to a new order
+    loader.sampler.set_epoch(0)
+    assert [b[0].tolist() for b in loader] == first
+    assert len(loader) == 4

@@ -57,3 +57,45 @@ def test_wrong_softmax_gets_its_hint(fn, hint):
 def test_wrong_loss_gets_its_hint(fn, hint):
     with pytest.raises(ExerciseError, match=hint):
         check_distillation_loss(fn)
+
+
+from lecture_utils.distillation import best_bias_shift, logit_matching_loss  # noqa: E402
+from lecture_utils.ensembles import average_state_dicts  # noqa: E402
+from lecture_utils.exercises import (check_average_state_dicts, check_best_bias_shift, check_drop_digit,  # noqa: E402
+                                     check_ensemble_probabilities, check_hidden_activations,
+                                     check_logit_matching_loss)
+from lecture_utils.hints import hidden_activations  # noqa: E402
+from lecture_utils import drop_digit  # noqa: E402
+
+
+def test_later_reference_solutions_pass(capsys):
+    check_drop_digit(drop_digit)
+    check_best_bias_shift(lambda z, y, c, s: best_bias_shift(z, y, c, s)[0])
+    check_ensemble_probabilities(lambda zs: torch.stack([torch.softmax(z, 1) for z in zs]).mean(0))
+    check_average_state_dicts(average_state_dicts)
+    check_logit_matching_loss(logit_matching_loss)
+    check_hidden_activations(hidden_activations)
+    assert capsys.readouterr().out.count("✓") == 6
+
+
+@pytest.mark.parametrize("check,fn,hint", [
+    (check_drop_digit, stub, "NotImplementedError"),
+    (check_drop_digit, lambda x, y, d: (x, y), "still contain"),
+    (check_drop_digit, lambda x, y, d: (x, y[y != d]), "images but"),
+    (check_drop_digit, lambda x, y, d: (x[: int((y != d).sum())], y[y != d]), "index both with one mask"),
+    (check_best_bias_shift, lambda z, y, c, s: s[0], "gives accuracy"),
+    (check_best_bias_shift, lambda z, y, c, s: "1.0x", "a number"),
+    (check_ensemble_probabilities, lambda zs: torch.softmax(torch.stack(zs).mean(0), 1), "averaged the logits"),
+    (check_ensemble_probabilities, lambda zs: torch.stack([torch.softmax(z, 1) for z in zs]).sum(0), "summed"),
+    (check_average_state_dicts, lambda sds: {k: sum(sd[k] for sd in sds) for k in sds[0]}, "is the sum"),
+    (check_average_state_dicts, lambda sds: sds[0], "element-wise mean"),
+    (check_logit_matching_loss, lambda z, v: 0.5 * ((z - v) ** 2).sum(1).mean(), "subtract each example's mean"),
+    (check_logit_matching_loss, lambda z, v: 2 * logit_matching_loss(z, v), "twice too large"),
+    (check_hidden_activations, lambda m, x: (m(x), []), "hidden layers"),
+    (check_hidden_activations,
+     lambda m, x: (m(x), [l(h) for l, h in []] or [m[1](m[0](x)), m[3](m[2](m[1](m[0](x)))), m[5](m[4](m[3](m[2](m[1](m[0](x))))))]),
+     "after the ReLU"),
+])
+def test_later_exercises_give_their_hints(check, fn, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        check(fn)

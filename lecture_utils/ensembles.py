@@ -1,0 +1,34 @@
+"""Ensembles: averaging outputs (the teacher of C6) and averaging parameters (C12)."""
+from __future__ import annotations
+
+import torch
+
+from .training import predict_logits
+
+
+def ensemble_probabilities(models, images: torch.Tensor) -> torch.Tensor:
+    """The ensemble's output: the mean over models of softmax(model(images)). One forward
+    pass per model, so the cost grows with the number of models."""
+    models = list(models)
+    if not models:
+        raise ValueError("an ensemble needs at least one model")
+    return torch.stack([torch.softmax(predict_logits(m, images), dim=1) for m in models]).mean(dim=0)
+
+
+def majority_vote(models, images: torch.Tensor) -> torch.Tensor:
+    """Each model votes for its top class; the most frequent class wins (ties: the smallest class)."""
+    votes = torch.stack([predict_logits(m, images).argmax(dim=1) for m in models])  # (models, n)
+    counts = torch.nn.functional.one_hot(votes, num_classes=int(votes.max()) + 1).sum(dim=0)  # (n, classes)
+    return counts.argmax(dim=1)
+
+
+def average_state_dicts(state_dicts) -> dict:
+    """The element-wise mean of several state dicts of one architecture (checkpoint averaging)."""
+    state_dicts = list(state_dicts)
+    if not state_dicts:
+        raise ValueError("nothing to average: give at least one state dict")
+    keys = state_dicts[0].keys()
+    for sd in state_dicts[1:]:
+        if sd.keys() != keys or any(sd[k].shape != state_dicts[0][k].shape for k in keys):
+            raise ValueError("state dicts of different architectures cannot be averaged")
+    return {k: torch.stack([sd[k].float() for sd in state_dicts]).mean(dim=0).to(state_dicts[0][k].dtype) for k in keys}
