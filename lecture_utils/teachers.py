@@ -23,6 +23,8 @@ from .training import evaluate, fit
 #   it in a few minutes). Full profile: Hinton et al.'s 784-1200-1200-10 MLP with dropout
 #   and inputs jittered by up to 2 pixels.
 # * deep_teacher: a 12-hidden-layer MLP, for matching intermediate layers (notebook 04).
+# * lenet_300_100: LeNet-300-100, the network Deep Compression compressed; notebooks 05 and
+#   06 quantize and cluster it (a trained network to compress rather than a teacher).
 TEACHERS = {
     "teacher": {
         "lecture": {
@@ -42,6 +44,16 @@ TEACHERS = {
         "full": {
             "model": {"arch": "mlp", "hidden": [256] * 12},
             "epochs": 20, "lr": 1e-3, "batch_size": 128, "jitter": 0, "seed": 0, "train_size": 60_000,
+        },
+    },
+    "lenet_300_100": {
+        "lecture": {
+            "model": {"arch": "mlp", "hidden": [300, 100]},
+            "epochs": 8, "lr": 1e-3, "batch_size": 128, "jitter": 0, "seed": 0, "train_size": 60_000,
+        },
+        "full": {
+            "model": {"arch": "mlp", "hidden": [300, 100]},
+            "epochs": 30, "lr": 1e-3, "batch_size": 128, "jitter": 0, "seed": 0, "train_size": 60_000,
         },
     },
 }

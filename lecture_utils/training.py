@@ -62,6 +62,7 @@ def fit(
     seed: int = 0,
     name: str = "model",
     on_epoch_end: Callable[[int, nn.Module], object] | None = None,
+    after_step: Callable[[nn.Module], None] | None = None,
     verbose: bool = True,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``loader`` with ``optimizer``: "adam", or
@@ -70,7 +71,8 @@ def fit(
     ``jitter`` shifts inputs by up to that many pixels (data augmentation);
     ``seed`` seeds dropout and jitter so two runs alike give the same weights.
     ``on_epoch_end(epoch, model)``, if given, is called after each epoch and what it
-    returns is kept in ``history.extras`` (for training curves).
+    returns is kept in ``history.extras`` (for training curves). ``after_step(model)``, if
+    given, runs after every optimizer step (BinaryConnect clips its weights there).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -103,6 +105,8 @@ def fit(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if after_step is not None:
+                after_step(model)
             total += loss.item() * len(inputs)
             count += len(inputs)
         history.losses.append(total / count)

@@ -1,0 +1,70 @@
+"""Binary weights (C16): BinaryConnect (Courbariaux, Bengio & David 2015).
+
+Real-valued weights are kept and updated; the forward and backward passes use their
+sign (+1 or -1), deterministic or stochastic. The gradient passes "straight through"
+the sign to the real weights, which are clipped to [-1, 1] after every step.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .quantization import check_weights
+
+
+def binarize(tensor: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Deterministic: +1 where w >= 0, else -1.
+    Stochastic: +1 with probability hard_sigmoid(w) = clip((w + 1) / 2, 0, 1), else -1."""
+    check_weights(tensor)
+    if not stochastic:
+        return torch.where(tensor >= 0, 1.0, -1.0).to(tensor.dtype)
+    p = ((tensor + 1) / 2).clamp(0, 1)
+    u = torch.rand(tensor.shape, generator=generator, device="cpu").to(tensor.device)
+    return torch.where(u < p, 1.0, -1.0).to(tensor.dtype)
+
+
+class BinaryLinear(nn.Linear):
+    """A linear layer whose forward pass uses binarized weights, with the straight-through
+    estimator: w_b = w + (binarize(w) - w).detach() has the value of binarize(w) and the
+    gradient of w."""
+
+    def __init__(self, in_features: int, out_features: int, stochastic: bool = False):
+        super().__init__(in_features, out_features, bias=False)  # batch norm after it supplies the shift
+        self.stochastic = stochastic
+        nn.init.uniform_(self.weight, -1, 1)
+
+    def binary_weight(self) -> torch.Tensor:
+        if self.training:
+            w_b = binarize(self.weight.detach(), self.stochastic)
+        else:
+            w_b = binarize(self.weight.detach())  # at test time: the deterministic sign
+        return self.weight + (w_b - self.weight).detach()
+
+    def forward(self, x):
+        return nn.functional.linear(x, self.binary_weight())
+
+
+def clip_weights(model: nn.Module) -> None:
+    """BinaryConnect's clip: keep the real-valued weights of binary layers in [-1, 1]."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, BinaryLinear):
+                m.weight.clamp_(-1, 1)
+
+
+def binary_mlp(hidden=(256, 256), mode: str = "float", in_features: int = 784, num_classes: int = 10) -> nn.Sequential:
+    """The MLP of notebook 07 with batch normalisation, in three modes: ``float`` (ordinary
+    weights), ``deterministic`` or ``stochastic`` (BinaryConnect)."""
+    if mode not in ("float", "deterministic", "stochastic"):
+        raise ValueError(f"mode must be 'float', 'deterministic' or 'stochastic', got {mode!r}")
+
+    def linear(i, o):
+        return nn.Linear(i, o, bias=False) if mode == "float" else BinaryLinear(i, o, stochastic=mode == "stochastic")
+
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = in_features
+    for h in hidden:
+        layers += [linear(width, h), nn.BatchNorm1d(h), nn.ReLU()]
+        width = h
+    layers += [linear(width, num_classes), nn.BatchNorm1d(num_classes)]
+    return nn.Sequential(*layers)

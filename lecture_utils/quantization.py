@@ -1,0 +1,144 @@
+"""Parameter quantization (C13): store each weight in fewer bits.
+
+Uniform (affine) quantization to b bits, the scheme of ``torch.fake_quantize_per_tensor_affine``:
+
+    scale = (max - min) / (2^b - 1)        zero_point = round(-min / scale)
+    code  = clamp(round(w / scale) + zero_point, 0, 2^b - 1)      (an integer of b bits)
+    w'    = (code - zero_point) * scale                           (what the network uses)
+
+so every weight moves by at most half a step (scale / 2), and 0 stays exactly 0.
+Storage is measured, not estimated: the codes are packed into bytes and counted.
+"""
+from __future__ import annotations
+
+import io
+import math
+import numbers
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def check_bits(bits) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 1 <= bits <= 32:
+        raise ValueError(f"bits must be a whole number from 1 to 32, got bits={bits!r}")
+    return int(bits)
+
+
+def check_weights(tensor: torch.Tensor, what: str = "tensor") -> torch.Tensor:
+    if not isinstance(tensor, torch.Tensor):
+        raise ValueError(f"{what} must be a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.numel() == 0:
+        raise ValueError(f"{what} is empty: there is nothing to quantize")
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{what} contains NaN or infinite values")
+    return tensor
+
+
+def quantization_params(tensor: torch.Tensor, bits: int, per_channel: bool = False):
+    """``(scale, zero_point)``: one pair for the tensor, or one per output channel (dim 0)."""
+    bits = check_bits(bits)
+    check_weights(tensor)
+    t = tensor.detach().double()
+    if per_channel:
+        flat = t.reshape(t.shape[0], -1)
+        lo, hi = flat.min(dim=1).values, flat.max(dim=1).values
+    else:
+        lo, hi = t.min().reshape(1), t.max().reshape(1)
+    lo, hi = lo.clamp(max=0), hi.clamp(min=0)  # the range holds 0, so 0 is a level
+    levels = 2**bits - 1
+    scale = ((hi - lo) / levels).clamp_min(1e-12)
+    zero_point = torch.round(-lo / scale).clamp(0, levels)
+    return scale, zero_point
+
+
+def _broadcast(values: torch.Tensor, tensor: torch.Tensor, per_channel: bool) -> torch.Tensor:
+    return values.reshape(-1, *([1] * (tensor.dim() - 1))) if per_channel else values.reshape(())
+
+
+def quantize_codes(tensor: torch.Tensor, bits: int, per_channel: bool = False):
+    """The integer codes (0 .. 2^b - 1) of ``tensor``, with the ``(scale, zero_point)`` to decode them."""
+    scale, zero_point = quantization_params(tensor, bits, per_channel)
+    s, z = _broadcast(scale, tensor, per_channel), _broadcast(zero_point, tensor, per_channel)
+    codes = torch.clamp(torch.round(tensor.detach().double() / s) + z, 0, 2**bits - 1).long()
+    return codes, scale, zero_point
+
+
+def dequantize(codes: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, per_channel: bool = False) -> torch.Tensor:
+    """w' = (code - zero_point) * scale."""
+    return ((codes.double() - _broadcast(zero_point, codes, per_channel)) * _broadcast(scale, codes, per_channel)).float()
+
+
+def quantize_uniform(tensor: torch.Tensor, bits: int, per_channel: bool = False) -> torch.Tensor:
+    """``tensor`` rounded to 2^bits evenly spaced levels (per tensor or per output channel)."""
+    codes, scale, zero_point = quantize_codes(tensor, bits, per_channel)
+    return dequantize(codes, scale, zero_point, per_channel).to(tensor.dtype)
+
+
+def pack_bits(codes: torch.Tensor, bits: int) -> bytes:
+    """Each code written with exactly ``bits`` bits, one after the other, most significant first."""
+    bits = check_bits(bits)
+    values = codes.detach().reshape(-1).cpu().numpy().astype(np.uint64)
+    if values.size and int(values.max()) >= 2**bits:
+        raise ValueError(f"a code of {int(values.max())} does not fit in {bits} bits")
+    shifts = np.arange(bits - 1, -1, -1, dtype=np.uint64)
+    bit_array = ((values[:, None] >> shifts) & np.uint64(1)).astype(np.uint8)
+    return np.packbits(bit_array.reshape(-1)).tobytes()
+
+
+def unpack_bits(data: bytes, bits: int, count: int) -> torch.Tensor:
+    """The inverse of ``pack_bits``: ``count`` codes of ``bits`` bits each."""
+    bits = check_bits(bits)
+    bit_array = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: count * bits].reshape(count, bits)
+    weights = (np.uint64(1) << np.arange(bits - 1, -1, -1, dtype=np.uint64))
+    return torch.from_numpy((bit_array.astype(np.uint64) * weights).sum(axis=1).astype(np.int64))
+
+
+def quantize_model(model: nn.Module, bits: int, per_channel: bool = False) -> nn.Module:
+    """A copy of ``model`` whose weight matrices (not biases) are quantized to ``bits`` bits."""
+    import copy
+
+    quantized = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, param in quantized.named_parameters():
+            if name.endswith("weight") and param.dim() > 1:
+                param.copy_(quantize_uniform(param, bits, per_channel))
+    return quantized
+
+
+def quantized_model_bytes(model: nn.Module, bits: int, per_channel: bool = False) -> bytes:
+    """The model stored for real: each weight matrix as packed ``bits``-bit codes plus its
+    float32 scales and zero points; biases as float32. Returns the bytes (count them with len)."""
+    out = io.BytesIO()
+    for name, param in model.named_parameters():
+        if name.endswith("weight") and param.dim() > 1:
+            codes, scale, zero_point = quantize_codes(param, bits, per_channel)
+            out.write(pack_bits(codes, bits))
+            out.write(scale.float().numpy().tobytes())
+            out.write(zero_point.float().numpy().tobytes())
+        else:
+            out.write(param.detach().float().cpu().numpy().tobytes())
+    return out.getvalue()
+
+
+def state_dict_bytes(model: nn.Module, dtype: torch.dtype = torch.float32) -> int:
+    """Bytes of the model's parameters stored as ``dtype`` (float32, float16, bfloat16): counted
+    from the tensors' storage after conversion."""
+    return sum(p.detach().to(dtype).untyped_storage().nbytes() for p in model.parameters())
+
+
+def model_in_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """A float32 copy of ``model`` whose parameters went through ``dtype`` and back (what storing
+    them as float16 or bfloat16 does to them)."""
+    import copy
+
+    copied = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in copied.parameters():
+            p.copy_(p.to(dtype).float())
+    return copied
+
+
+def bits_per_weight(num_bytes: int, num_weights: int) -> float:
+    return 8 * num_bytes / num_weights if num_weights else math.nan
