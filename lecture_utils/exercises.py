@@ -271,3 +271,129 @@ def check_hidden_activations(fn) -> None:
     if not torch.allclose(_as_tensor(name, logits, want_logits.shape), want_logits.double(), atol=1e-6):
         _fail(name, "the logits differ: run every layer, and return the last output.")
     print(f"✓ {name}: logits and all {len(want_hidden)} hidden layers match.")
+
+
+def check_quantize_uniform(fn) -> None:
+    """Exercise (notebook 05): ``fn(weights, bits)`` rounds to 2^bits levels, as quantize_uniform does."""
+    from .quantization import quantization_params, quantize_uniform
+
+    name = "uniform quantization"
+    g = torch.Generator().manual_seed(6)
+    w = torch.randn(40, generator=g) * 0.3 + 0.05
+    for bits in (2, 3, 8):
+        got = _as_tensor(name, _call(name, fn, w.clone(), bits), w.shape)
+        want = quantize_uniform(w, bits).double()
+        if torch.allclose(got, want, atol=1e-5):
+            continue
+        levels = torch.unique(got).numel()
+        if levels > 2**bits:
+            _fail(name, f"with {bits} bits you produced {levels} different values; at most 2^{bits} = {2**bits} are allowed.")
+        scale, _ = quantization_params(w, bits)
+        if (got - w.double()).abs().max() > scale.item() / 2 + 1e-6:
+            _fail(name, f"with {bits} bits a weight moved by {(got - w.double()).abs().max():.4f}, more than half a step "
+                        f"({scale.item() / 2:.4f}): round to the nearest level, and use scale = (max - min) / (2^bits - 1).")
+        _fail(name, f"with {bits} bits the values differ from the reference: include 0 in the range (min = min(w.min(), 0)), "
+                    "zero_point = round(-min / scale), code = clamp(round(w / scale) + zero_point, 0, 2^bits - 1), "
+                    "w' = (code - zero_point) * scale.")
+    print(f"✓ {name}: matches the reference at 2, 3 and 8 bits.")
+
+
+def check_pack_bits(fn) -> None:
+    """Exercise (notebook 05): ``fn(codes, bits)`` returns the codes packed into bytes."""
+    from .quantization import pack_bits
+
+    name = "pack bits"
+    codes = torch.tensor([3, 0, 1, 2, 3, 3, 1])
+    for bits in (2, 3, 5):
+        got = _call(name, fn, codes.clone(), bits)
+        want = pack_bits(codes, bits)
+        if not isinstance(got, (bytes, bytearray)):
+            _fail(name, f"return bytes, not {type(got).__name__}.")
+        if len(got) != len(want):
+            _fail(name, f"{len(codes)} codes of {bits} bits need {len(codes) * bits} bits = {len(want)} bytes; you returned "
+                        f"{len(got)} bytes. Write exactly `bits` bits per code, not one byte per code.")
+        if bytes(got) != want:
+            _fail(name, f"with {bits} bits the bytes are {list(got)}, expected {list(want)}: write each code's bits "
+                        "most significant first, codes one after the other, then pack groups of 8 bits (np.packbits).")
+    print(f"✓ {name}: the same bytes as the reference at 2, 3 and 5 bits.")
+
+
+def check_kmeans_step(fn) -> None:
+    """Exercise (notebook 06): ``fn(weights, centres)`` returns ``(new_centres, assignment)`` of one k-means step."""
+    name = "one k-means step"
+    w = torch.tensor([-4.0, -3.6, -0.5, -0.3, 0.2, 0.5, 2.8, 3.1, 3.0])
+    centres = torch.tensor([-4.0, -1.0, 1.0, 3.0])
+    got = _call(name, fn, w.clone(), centres.clone())
+    if not (isinstance(got, tuple) and len(got) == 2):
+        _fail(name, "return a pair (new_centres, assignment).")
+    new, assign = got
+    want_assign = (w[:, None] - centres[None, :]).abs().argmin(1)
+    if not isinstance(assign, torch.Tensor) or assign.shape != w.shape:
+        _fail(name, "the assignment is a tensor with one cluster index per weight.")
+    if not torch.equal(assign.long(), want_assign):
+        _fail(name, f"assignment {assign.tolist()}, expected {want_assign.tolist()}: each weight goes to the centre with "
+                    "the smallest |w - c|.")
+    want_new = torch.stack([w[want_assign == j].mean() for j in range(4)])
+    new = _as_tensor(name, new, (4,))
+    if not torch.allclose(new, want_new.double(), atol=1e-5):
+        _fail(name, f"new centres {new.tolist()}, expected {want_new.tolist()}: each centre becomes the mean of its weights (C19).")
+    print(f"✓ {name}: assignment to the nearest centre, then each centre the mean of its weights.")
+
+
+def check_huffman_decode(fn) -> None:
+    """Exercise (notebook 06): ``fn(bit_string, code)`` turns '0110...' back into symbols."""
+    name = "Huffman decoding"
+    code = {0: "0", 1: "10", 2: "110", 3: "111"}
+    symbols = [0, 0, 1, 3, 0, 2, 1, 0]
+    bits = "".join(code[s] for s in symbols)
+    got = _call(name, fn, bits, dict(code))
+    if not isinstance(got, (list, tuple)):
+        _fail(name, f"return a list of symbols, not {type(got).__name__}.")
+    if list(got) != symbols:
+        _fail(name, f"decoding {bits!r} gave {list(got)}, expected {symbols}: read bits one at a time and emit a "
+                    "symbol as soon as the bits read so far equal a code (no code is the prefix of another).")
+    print(f"✓ {name}: {bits!r} decodes to {symbols}.")
+
+
+def check_binarize(fn) -> None:
+    """Exercise (notebook 07): ``fn(w, stochastic)``: the sign (0 gives +1), or a random sign with
+    P(+1) = clip((w + 1) / 2, 0, 1)."""
+    name = "binarize"
+    w = torch.tensor([-0.7, 0.0, 0.3, -2.0, 1.5])
+    got = _as_tensor(name, _call(name, fn, w.clone(), False), w.shape)
+    if not torch.equal(got, torch.tensor([-1.0, 1.0, 1.0, -1.0, 1.0], dtype=torch.double)):
+        if got[1] == 0:
+            _fail(name, "torch.sign(0) is 0, but a binary weight is +1 or -1: send 0 to +1 (torch.where(w >= 0, 1.0, -1.0)).")
+        _fail(name, f"deterministic: expected [-1, 1, 1, -1, 1], got {got.tolist()}.")
+    torch.manual_seed(0)
+    many = torch.full((20000,), 0.5)
+    got = _as_tensor(name, _call(name, fn, many, True), many.shape)
+    if not set(torch.unique(got).tolist()) <= {-1.0, 1.0}:
+        _fail(name, "stochastic: every value must be +1 or -1.")
+    share = (got == 1).double().mean().item()
+    if abs(share - 0.75) > 0.02:
+        _fail(name, f"stochastic: with w = 0.5, +1 should come with probability (0.5 + 1) / 2 = 0.75; you gave +1 "
+                    f"{100 * share:.1f}% of the time.")
+    edge = _as_tensor(name, _call(name, fn, torch.tensor([3.0, -3.0]), True), (2,))
+    if not torch.equal(edge, torch.tensor([1.0, -1.0], dtype=torch.double)):
+        _fail(name, "stochastic: clip the probability to [0, 1], so w >= 1 is always +1 and w <= -1 always -1.")
+    print(f"✓ {name}: deterministic and stochastic signs are right.")
+
+
+def check_straight_through(fn) -> None:
+    """Exercise (notebook 07): ``fn(w)`` has the value of sign(w) and the gradient of w."""
+    name = "straight-through estimator"
+    w = torch.tensor([-0.7, 0.2, 0.9], requires_grad=True)
+    out = _call(name, fn, w)
+    if not isinstance(out, torch.Tensor) or out.shape != w.shape:
+        _fail(name, "return a tensor shaped like w.")
+    if not torch.equal(out.detach(), torch.tensor([-1.0, 1.0, 1.0])):
+        _fail(name, f"the value must be the binary weights [-1, 1, 1], got {out.detach().tolist()}.")
+    if not out.requires_grad:
+        _fail(name, "no gradient reaches w: return w + (sign - w).detach(), whose value is the sign and whose gradient is w's.")
+    (out * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    if w.grad is None or not torch.allclose(w.grad, torch.tensor([1.0, 2.0, 3.0])):
+        got = None if w.grad is None else w.grad.tolist()
+        _fail(name, f"the gradient reaching w should be the gradient of the output, [1, 2, 3]; got {got}. "
+                    "The derivative of sign is 0 almost everywhere: the estimator passes the gradient straight through instead.")
+    print(f"✓ {name}: the value of sign(w), the gradient of w.")

@@ -105,3 +105,113 @@ class TemperatureSlider(widgets.VBox):
 def temperature_slider(logits, temperature: float = 1.0, title: str = "") -> TemperatureSlider:
     """The temperature slider of notebook 01 over one image's teacher logits."""
     return TemperatureSlider(logits, temperature=temperature, title=title)
+
+
+class _LayerHistogramSlider(widgets.VBox):
+    """An integer slider over a trained network: the histogram of one layer's weights is drawn
+    once; each move recomputes the compressed network, redraws the levels or centres as
+    vertical lines over the histogram, and evaluates test accuracy."""
+
+    max_lines = 64  # more levels than this are too dense to draw one by one
+
+    def __init__(self, model, layer, images, labels, description, value, min_value, max_value, xlabel):
+        import torch
+
+        self.model, self.layer, self.images, self.labels = model, layer, images, labels
+        self.weights = dict(model.named_parameters())[f"{layer}.weight"].detach()
+        self.slider = widgets.IntSlider(value=value, min=min_value, max=max_value, description=description,
+                                        continuous_update=False, layout=widgets.Layout(width="420px"))
+        self.readout = widgets.HTML()
+        self.image = widgets.Image(format="png")
+        self.plot = BlitFigure(6, 2.6)
+        self.plot.figure.subplots_adjust(left=0.1, right=0.98, bottom=0.18, top=0.9)
+        ax = self.plot.figure.add_subplot()
+        ax.hist(self.weights.flatten().numpy(), bins=200, color="lightgray", log=True)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("weights (log scale)")
+        ax.set_title(f"layer {layer}: {self.weights.numel():,} weights", fontsize=10)
+        self.lines = self.plot.add_animated(ax.vlines([], 0, 1, transform=ax.get_xaxis_transform(), colors="tab:red", lw=0.8))[0]
+        self.note = self.plot.add_animated(ax.text(0.01, 0.92, "", transform=ax.transAxes, fontsize=9, va="top"))[0]
+        self.result = None
+        self._torch = torch
+        self.slider.observe(lambda change: self.update(change["new"]), names="value")
+        super().__init__([self.slider, self.image, self.readout])
+        self.update(self.slider.value)
+
+    def _draw(self, positions, label):
+        if len(positions) <= self.max_lines:
+            self.lines.set_segments([[(x, 0), (x, 1)] for x in positions])
+            self.note.set_text(label)
+        else:
+            self.lines.set_segments([])
+            self.note.set_text(f"{label} (too many to draw)")
+        self.image.value = self.plot.png()
+
+    def _accuracy(self, model) -> float:
+        from .training import predict_logits
+
+        return (predict_logits(model, self.images).argmax(1) == self.labels).double().mean().item()
+
+
+class BitsSlider(_LayerHistogramSlider):
+    """Notebook 05: every weight matrix quantized to b bits (1 to 16). ``.result`` is a dict with
+    ``bits``, ``accuracy`` and ``bytes`` (the packed model, measured)."""
+
+    def __init__(self, model, layer, images, labels, bits: int = 4, per_channel: bool = False):
+        self.per_channel = per_channel
+        super().__init__(model, layer, images, labels, "bits", bits, 1, 16, "weight value (red: quantization levels)")
+
+    def update(self, bits: int):
+        from .quantization import quantization_params, quantize_model, quantized_model_bytes
+
+        quantized = quantize_model(self.model, bits, self.per_channel)
+        accuracy = self._accuracy(quantized)
+        size = len(quantized_model_bytes(self.model, bits, self.per_channel))
+        scale, zero_point = quantization_params(self.weights, bits)
+        levels = ((self._torch.arange(2**bits) - zero_point) * scale).tolist() if bits <= 6 else []
+        self._draw(levels if bits <= 6 else range(2**bits), f"{2**bits:,} levels")
+        self.readout.value = (f"<code>{bits} bits per weight: test accuracy {100 * accuracy:.2f}%, "
+                              f"stored in {size:,} bytes</code>")
+        self.result = {"bits": bits, "accuracy": accuracy, "bytes": size}
+        return self.result
+
+
+class ClusterSlider(_LayerHistogramSlider):
+    """Notebook 06: one layer re-clustered into k groups (2 to 256), the rest of the network
+    unchanged. ``.result`` is a dict with ``num_clusters``, ``accuracy``, ``bits_per_weight``
+    (log2 k for the indices, plus the codebook shared by the layer) and ``codebook``."""
+
+    def __init__(self, model, layer, images, labels, num_clusters: int = 4):
+        import copy
+
+        self.working = copy.deepcopy(model)
+        self.target = dict(self.working.named_parameters())[f"{layer}.weight"]
+        super().__init__(model, layer, images, labels, "clusters", num_clusters, 2, 256,
+                         "weight value (red: cluster centres)")
+
+    def update(self, num_clusters: int):
+        import math
+
+        from .clustering import cluster_weights
+
+        codebook, indices = cluster_weights(self.weights, num_clusters)
+        with self._torch.no_grad():
+            self.target.copy_(codebook[indices])
+        accuracy = self._accuracy(self.working)
+        n = self.weights.numel()
+        bits = (n * math.ceil(math.log2(num_clusters)) + 32 * num_clusters) / n
+        self._draw(codebook.tolist(), f"{num_clusters} centres")
+        self.readout.value = (f"<code>{num_clusters} clusters: test accuracy {100 * accuracy:.2f}%, "
+                              f"{bits:.3f} bits per weight in this layer (32 before)</code>")
+        self.result = {"num_clusters": num_clusters, "accuracy": accuracy, "bits_per_weight": bits, "codebook": codebook}
+        return self.result
+
+
+def bits_slider(model, layer, images, labels, bits: int = 4, per_channel: bool = False) -> BitsSlider:
+    """The bits slider of notebook 05."""
+    return BitsSlider(model, layer, images, labels, bits, per_channel)
+
+
+def cluster_slider(model, layer, images, labels, num_clusters: int = 4) -> ClusterSlider:
+    """The cluster-count slider of notebook 06."""
+    return ClusterSlider(model, layer, images, labels, num_clusters)
