@@ -39,9 +39,34 @@ def _temperature_slider():
     return w.slider, values
 
 
+def _lenet_slider(builder, values):
+    def build():
+        from lecture_utils import load_mnist
+        from lecture_utils.teachers import load_teacher
+
+        model, _ = load_teacher("lenet_300_100")
+        x, y = load_mnist(train=False)
+        return builder(model, "1", x, y).slider, values
+    return build
+
+
+def _bits_slider():
+    from lecture_utils.widgets import bits_slider
+
+    return _lenet_slider(bits_slider, list(range(1, 17)) * 2)()
+
+
+def _cluster_slider():
+    from lecture_utils.widgets import cluster_slider
+
+    return _lenet_slider(cluster_slider, [2, 3, 4, 8, 16, 32, 64, 128, 256] * 3)()
+
+
 # name -> (builder returning (slider, values to move it through), budget in ms)
 SLIDERS = {
     "temperature (01)": (_temperature_slider, 50.0),
+    "bits (05)": (_bits_slider, 300.0),
+    "clusters (06)": (_cluster_slider, 300.0),
 }
 
 

@@ -2,7 +2,8 @@
 
 Real-valued weights are kept and updated; the forward and backward passes use their
 sign (+1 or -1), deterministic or stochastic. The gradient passes "straight through"
-the sign to the real weights, which are clipped to [-1, 1] after every step.
+the sign to the real weights, which are clipped to [-H, H] after every step (H: Glorot's
+bound for the layer; the paper's [-1, 1] with weights scaled by H).
 """
 from __future__ import annotations
 
@@ -31,13 +32,14 @@ class BinaryLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, stochastic: bool = False):
         super().__init__(in_features, out_features, bias=False)  # batch norm after it supplies the shift
         self.stochastic = stochastic
-        nn.init.uniform_(self.weight, -1, 1)
+        # BinaryConnect's range for the real weights: Glorot's bound H; weights start uniform in
+        # [-H, H], are clipped to it, and the stochastic sign uses P(+1) = hard_sigmoid(w / H).
+        self.H = (6 / (in_features + out_features)) ** 0.5
+        nn.init.uniform_(self.weight, -self.H, self.H)
 
     def binary_weight(self) -> torch.Tensor:
-        if self.training:
-            w_b = binarize(self.weight.detach(), self.stochastic)
-        else:
-            w_b = binarize(self.weight.detach())  # at test time: the deterministic sign
+        w = self.weight.detach() / self.H
+        w_b = binarize(w, self.stochastic) if self.training else binarize(w)  # at test time: the sign
         return self.weight + (w_b - self.weight).detach()
 
     def forward(self, x):
@@ -45,11 +47,11 @@ class BinaryLinear(nn.Linear):
 
 
 def clip_weights(model: nn.Module) -> None:
-    """BinaryConnect's clip: keep the real-valued weights of binary layers in [-1, 1]."""
+    """BinaryConnect's clip: keep the real-valued weights of binary layers in [-H, H]."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, BinaryLinear):
-                m.weight.clamp_(-1, 1)
+                m.weight.clamp_(-m.H, m.H)
 
 
 def binary_mlp(hidden=(256, 256), mode: str = "float", in_features: int = 784, num_classes: int = 10) -> nn.Sequential:

@@ -34,3 +34,45 @@ def test_slider_answers_quickly_enough_to_drive():
     for t in (1.0, 2.0, 4.0, 8.0):
         w.slider.value = t
     assert time.perf_counter() - start < 10
+
+
+def _lenet_and_images():
+    from lecture_utils import load_mnist
+    from lecture_utils.teachers import load_teacher
+
+    model, _ = load_teacher("lenet_300_100", "lecture", train_if_missing=False)
+    x, y = load_mnist(train=False)
+    return model, x[:2000], y[:2000]
+
+
+def test_bits_slider_shows_what_the_helpers_compute():
+    from lecture_utils import evaluate
+    from lecture_utils.quantization import quantize_model, quantized_model_bytes
+    from lecture_utils.widgets import bits_slider
+
+    model, x, y = _lenet_and_images()
+    w = bits_slider(model, "1", x, y, bits=4)
+    for bits in (2, 8):
+        w.slider.value = bits
+        accuracy = evaluate(quantize_model(model, bits), x, y).accuracy
+        size = len(quantized_model_bytes(model, bits))
+        assert w.result == {"bits": bits, "accuracy": accuracy, "bytes": size}
+        assert f"{bits} bits per weight: test accuracy {100 * accuracy:.2f}%" in w.readout.value
+        assert f"{size:,} bytes" in w.readout.value
+    assert (w.slider.min, w.slider.max) == (1, 16)
+
+
+def test_cluster_slider_shows_what_the_helpers_compute():
+    from lecture_utils.clustering import cluster_weights
+    from lecture_utils.widgets import cluster_slider
+
+    model, x, y = _lenet_and_images()
+    original = model[1].weight.detach().clone()
+    w = cluster_slider(model, "1", x, y, num_clusters=4)
+    w.slider.value = 16
+    codebook, indices = cluster_weights(original, 16)
+    assert torch.equal(w.result["codebook"], codebook)
+    assert w.result["num_clusters"] == 16 and f"16 clusters: test accuracy {100 * w.result['accuracy']:.2f}%" in w.readout.value
+    assert abs(w.result["bits_per_weight"] - (4 + 32 * 16 / original.numel())) < 1e-9
+    assert torch.equal(model[1].weight, original)  # the slider works on a copy
+    assert (w.slider.min, w.slider.max) == (2, 256)
