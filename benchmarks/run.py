@@ -62,11 +62,26 @@ def _cluster_slider():
     return _lenet_slider(cluster_slider, [2, 3, 4, 8, 16, 32, 64, 128, 256] * 3)()
 
 
+def _conv_sliders():
+    from lecture_utils.widgets import ConvCountSliders
+
+    w = ConvCountSliders()
+    return w.o, [1, 8, 64, 128, 256, 512] * 3  # the output-channel slider; the others work alike
+
+
+def _rank_slider():
+    from lecture_utils.widgets import RankSlider
+
+    return _lenet_slider(RankSlider, [1, 5, 10, 20, 50, 100, 200, 300] * 2)()
+
+
 # name -> (builder returning (slider, values to move it through), budget in ms)
 SLIDERS = {
     "temperature (01)": (_temperature_slider, 50.0),
     "bits (05)": (_bits_slider, 300.0),
     "clusters (06)": (_cluster_slider, 300.0),
+    "channels and kernel (08)": (_conv_sliders, 300.0),
+    "rank (09)": (_rank_slider, 300.0),
 }
 
 

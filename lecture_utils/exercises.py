@@ -397,3 +397,85 @@ def check_straight_through(fn) -> None:
         _fail(name, f"the gradient reaching w should be the gradient of the output, [1, 2, 3]; got {got}. "
                     "The derivative of sign is 0 almost everywhere: the estimator passes the gradient straight through instead.")
     print(f"✓ {name}: the value of sign(w), the gradient of w.")
+
+
+def check_conv_parameter_formula(fn) -> None:
+    """Exercise (notebook 08): ``fn(I, O, k)`` returns ``(normal, separable)`` parameter counts."""
+    from .architecture import conv_parameter_counts
+
+    name = "convolution parameters"
+    for i, o, k in [(2, 4, 3), (256, 256, 3), (3, 64, 5), (16, 8, 1)]:
+        got = _call(name, fn, i, o, k)
+        c = conv_parameter_counts(i, o, k)
+        if not (isinstance(got, tuple) and len(got) == 2):
+            _fail(name, "return a pair (normal, separable).")
+        normal, separable = got
+        if normal != c.normal:
+            _fail(name, f"I={i}, O={o}, k={k}: a normal convolution has O filters of k x k x I = {c.normal}, you said {normal}.")
+        if separable != c.separable:
+            hint = " (the depthwise part is k*k*I: one k x k filter per input channel)" if separable == k * k * o + i * o else ""
+            _fail(name, f"I={i}, O={o}, k={k}: depthwise k*k*I = {c.depthwise} plus pointwise I*O = {c.pointwise} "
+                        f"is {c.separable}, you said {separable}{hint}.")
+    print(f"✓ {name}: right for 4 layers, including the lecture's 72 and 26.")
+
+
+def check_separable_block(fn) -> None:
+    """Exercise (notebook 08): ``fn(I, O, k)`` builds a depthwise separable block from nn.Conv2d."""
+    from torch import nn
+
+    from .models import count_parameters
+
+    name = "depthwise separable block"
+    i, o, k = 8, 16, 3
+    block = _call(name, fn, i, o, k)
+    if not isinstance(block, nn.Module):
+        _fail(name, "return an nn.Module (an nn.Sequential of two nn.Conv2d).")
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    if len(convs) != 2:
+        _fail(name, f"expected two convolutions (depthwise, then pointwise), found {len(convs)}.")
+    depthwise, pointwise = convs
+    if depthwise.groups != i:
+        _fail(name, f"the first convolution has groups={depthwise.groups}: set groups=in_channels ({i}) so each filter sees one channel.")
+    if pointwise.kernel_size != (1, 1) or pointwise.out_channels != o:
+        _fail(name, f"the second convolution must be 1 x 1 from {i} to {o} channels.")
+    out = block(torch.zeros(2, i, 10, 10))
+    if out.shape[:2] != (2, o):
+        _fail(name, f"output shape {tuple(out.shape)}: expected {o} channels.")
+    expected = k * k * i + i * o
+    if count_parameters(block) != expected:
+        _fail(name, f"{count_parameters(block)} parameters, expected k*k*I + I*O = {expected} (use bias=False).")
+    print(f"✓ {name}: {expected} parameters, groups={i}, then a 1 x 1 convolution.")
+
+
+def check_low_rank_parameters(fn) -> None:
+    """Exercise (notebook 09): ``fn(N, M, K)`` returns ``(full, factorized)`` parameter counts without biases."""
+    from .architecture import low_rank_parameter_counts
+
+    name = "low-rank parameters"
+    for n, m, k in [(1000, 1000, 20), (1000, 1000, 50), (784, 300, 10)]:
+        got = _call(name, fn, n, m, k)
+        want = low_rank_parameter_counts(n, m, k)
+        if tuple(got) != want:
+            _fail(name, f"N={n}, M={m}, K={k}: expected (N*M, K*(N+M)) = {want}, got {tuple(got)}.")
+    print(f"✓ {name}: (N*M, K*(N+M)), e.g. 1,000,000 against 40,000 for the lecture's K = 20.")
+
+
+def check_truncated_svd(fn) -> None:
+    """Exercise (notebook 09): ``fn(W, K)`` returns ``(A, B)`` with B @ A the best rank-K approximation of W."""
+    name = "truncated SVD"
+    g = torch.Generator().manual_seed(7)
+    w = torch.randn(12, 9, generator=g, dtype=torch.double)
+    for k in (1, 3, 9):
+        got = _call(name, fn, w.clone(), k)
+        if not (isinstance(got, tuple) and len(got) == 2):
+            _fail(name, "return a pair (A, B): A is K x N (the first layer), B is M x K (the second).")
+        a, b = got
+        if tuple(a.shape) != (k, 9) or tuple(b.shape) != (12, k):
+            _fail(name, f"with K={k}: A must be {k} x 9 and B 12 x {k}; got {tuple(a.shape)} and {tuple(b.shape)}.")
+        s = torch.linalg.svdvals(w)
+        best = s[k:].pow(2).sum().sqrt()
+        error = torch.linalg.norm(w - b.double() @ a.double())
+        if error > best + 1e-6:
+            _fail(name, f"with K={k} the error ||W - BA|| is {error:.4f}; the best possible (Eckart-Young) is {best:.4f}: "
+                        "keep the K largest singular values and their vectors.")
+    print(f"✓ {name}: B @ A is the best rank-K approximation at K = 1, 3 and 9.")

@@ -215,3 +215,85 @@ def bits_slider(model, layer, images, labels, bits: int = 4, per_channel: bool =
 def cluster_slider(model, layer, images, labels, num_clusters: int = 4) -> ClusterSlider:
     """The cluster-count slider of notebook 06."""
     return ClusterSlider(model, layer, images, labels, num_clusters)
+
+
+class ConvCountSliders(widgets.VBox):
+    """Notebook 08: sliders for input channels I, output channels O and kernel size k. Shows the
+    parameters of a normal and a depthwise separable convolution (from real modules), the ratio
+    against the formula 1/O + 1/k^2, and multiply-accumulates on a 32 x 32 input counted by
+    FlopCounterMode (on the meta device: shapes only, so a move answers at once)."""
+
+    def __init__(self, in_channels: int = 2, out_channels: int = 4, kernel_size: int = 3, size: int = 32):
+        self.size = size
+        self.i = widgets.IntSlider(value=in_channels, min=1, max=512, description="I (in)", continuous_update=False)
+        self.o = widgets.IntSlider(value=out_channels, min=1, max=512, description="O (out)", continuous_update=False)
+        self.k = widgets.IntSlider(value=kernel_size, min=1, max=7, description="k", continuous_update=False)
+        self.readout = widgets.HTML()
+        self.result = None
+        for s in (self.i, self.o, self.k):
+            s.observe(lambda change: self.update(), names="value")
+        super().__init__([self.i, self.o, self.k, self.readout])
+        self.update()
+
+    def update(self):
+        import torch
+        from torch import nn
+
+        from .architecture import DepthwiseSeparableConv2d, conv_parameter_counts, multiply_accumulates
+
+        i, o, k = self.i.value, self.o.value, self.k.value
+        counts = conv_parameter_counts(i, o, k)
+        with torch.device("meta"):
+            shape = (1, i, self.size, self.size)
+            macs_normal = multiply_accumulates(nn.Conv2d(i, o, k, padding=k // 2, bias=False), shape)
+            macs_separable = multiply_accumulates(DepthwiseSeparableConv2d(i, o, k, padding=k // 2), shape)
+        formula = 1 / o + 1 / (k * k)
+        self.result = {"normal": counts.normal, "separable": counts.separable, "ratio": counts.ratio,
+                       "formula": formula, "macs_normal": macs_normal, "macs_separable": macs_separable}
+        self.readout.value = (
+            "<table><tr><th></th><th>parameters</th><th>multiply-accumulates (32x32 input)</th></tr>"
+            f"<tr><td>normal k*k*I*O</td><td>{counts.normal:,}</td><td>{macs_normal:,}</td></tr>"
+            f"<tr><td>depthwise k*k*I + pointwise I*O</td><td>{counts.depthwise:,} + {counts.pointwise:,} = "
+            f"{counts.separable:,}</td><td>{macs_separable:,}</td></tr></table>"
+            f"<code>ratio {counts.ratio:.4f}; formula 1/O + 1/k² = {formula:.4f}</code>")
+        return self.result
+
+
+class RankSlider(widgets.VBox):
+    """Notebook 09: layer ``layer`` (a Linear, N -> M) replaced by its truncated SVD at rank K.
+    The SVD is computed once; a move rebuilds the two factors, evaluates test accuracy and counts
+    the parameters. ``.result``: ``rank``, ``accuracy``, ``parameters`` (of the two factors)."""
+
+    def __init__(self, model, layer: str, images, labels, rank: int = 20):
+        import copy
+
+        import torch
+
+        self.model, self.layer, self.images, self.labels = model, layer, images, labels
+        self.linear = dict(model.named_modules())[layer]
+        self.svd = torch.linalg.svd(self.linear.weight.detach().double(), full_matrices=False)
+        self.working = copy.deepcopy(model)
+        limit = min(self.linear.in_features, self.linear.out_features)
+        self.slider = widgets.IntSlider(value=rank, min=1, max=limit, description="rank K", continuous_update=False,
+                                        layout=widgets.Layout(width="420px"))
+        self.readout = widgets.HTML()
+        self.result = None
+        self.slider.observe(lambda change: self.update(change["new"]), names="value")
+        super().__init__([self.slider, self.readout])
+        self.update(rank)
+
+    def update(self, rank: int):
+        from .architecture import low_rank_factorize
+        from .models import count_parameters
+        from .training import predict_logits
+
+        factors = low_rank_factorize(self.linear, rank, svd=self.svd)
+        parent, _, child = self.layer.rpartition(".")
+        setattr(self.working.get_submodule(parent) if parent else self.working, child, factors)
+        accuracy = (predict_logits(self.working, self.images).argmax(1) == self.labels).double().mean().item()
+        n, m = self.linear.in_features, self.linear.out_features
+        params = count_parameters(factors)
+        self.result = {"rank": rank, "accuracy": accuracy, "parameters": params}
+        self.readout.value = (f"<code>rank {rank}: test accuracy {100 * accuracy:.2f}%; layer parameters {params:,} "
+                              f"(K*(N+M) + M = {rank * (n + m) + m:,}) instead of {n * m + m:,}</code>")
+        return self.result

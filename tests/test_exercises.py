@@ -99,3 +99,69 @@ def test_later_reference_solutions_pass(capsys):
 def test_later_exercises_give_their_hints(check, fn, hint):
     with pytest.raises(ExerciseError, match=hint):
         check(fn)
+
+
+from lecture_utils.exercises import (check_binarize, check_conv_parameter_formula, check_huffman_decode,  # noqa: E402
+                                     check_kmeans_step, check_low_rank_parameters, check_pack_bits,
+                                     check_quantize_uniform, check_separable_block, check_straight_through,
+                                     check_truncated_svd)
+from lecture_utils.quantization import pack_bits, quantize_uniform  # noqa: E402
+from lecture_utils.binary import binarize  # noqa: E402
+from lecture_utils.huffman import huffman_decode  # noqa: E402
+from lecture_utils.architecture import DepthwiseSeparableConv2d  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+def _svd(w, k):
+    u, s, vh = torch.linalg.svd(w, full_matrices=False)
+    return s[:k, None] * vh[:k], u[:, :k]
+
+
+def test_reference_solutions_of_05_to_09_pass(capsys):
+    check_quantize_uniform(quantize_uniform)
+    check_pack_bits(pack_bits)
+    check_kmeans_step(lambda w, c: (torch.stack([w[(w[:, None] - c).abs().argmin(1) == k].mean() for k in range(len(c))]),
+                                    (w[:, None] - c).abs().argmin(1)))
+    check_huffman_decode(lambda bits, code: [{v: k for k, v in code.items()}[c] for c in _split(bits, code)])
+    check_binarize(lambda w, s: binarize(w, stochastic=s))
+    check_straight_through(lambda w: w + (binarize(w.detach()) - w).detach())
+    check_conv_parameter_formula(lambda i, o, k: (k * k * i * o, k * k * i + i * o))
+    check_separable_block(lambda i, o, k: DepthwiseSeparableConv2d(i, o, k))
+    check_low_rank_parameters(lambda n, m, k: (n * m, k * (n + m)))
+    check_truncated_svd(_svd)
+    assert capsys.readouterr().out.count("✓") == 10
+
+
+def _split(bits, code):
+    out, cur = [], ""
+    for b in bits:
+        cur += b
+        if cur in code.values():
+            out.append(cur)
+            cur = ""
+    return out
+
+
+@pytest.mark.parametrize("check,fn,hint", [
+    (check_quantize_uniform, lambda w, b: w, "different values"),
+    (check_quantize_uniform, lambda w, b: torch.full_like(w, w.mean().item()), "half a step"),
+    (check_quantize_uniform, lambda w, b: torch.round(w * 100) / 100, "different values"),
+    (check_pack_bits, lambda c, b: bytes(c.tolist()), "not one byte per code"),
+    (check_pack_bits, lambda c, b: pack_bits(c, b)[::-1], "most significant first"),
+    (check_kmeans_step, lambda w, c: (c, (w[:, None] - c).abs().argmax(1)), "smallest"),
+    (check_kmeans_step, lambda w, c: (c, (w[:, None] - c).abs().argmin(1)), "mean of its weights"),
+    (check_huffman_decode, lambda bits, code: list(bits), "as soon as"),
+    (check_binarize, lambda w, s: torch.sign(w), "torch.sign"),
+    (check_binarize, lambda w, s: binarize(w) if not s else torch.where(torch.rand_like(w) < 0.5, 1.0, -1.0), "probability"),
+    (check_straight_through, lambda w: binarize(w.detach()), "no gradient"),
+    (check_straight_through, lambda w: torch.sign(w) + 0 * w, "straight through instead"),
+    (check_straight_through, lambda w: w + 0, "value must be"),
+    (check_conv_parameter_formula, lambda i, o, k: (k * k * i * o, k * k * o + i * o), "one k x k filter per input channel"),
+    (check_separable_block, lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, bias=False), nn.Conv2d(i, o, 1, bias=False)), "groups"),
+    (check_low_rank_parameters, lambda n, m, k: (n * m, k * n * m), "K\\*\\(N\\+M\\)"),
+    (check_truncated_svd, lambda w, k: (w[:k], torch.eye(w.shape[0], k, dtype=w.dtype)), "best possible"),
+])
+def test_exercises_of_05_to_09_give_their_hints(check, fn, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        check(fn)
+
