@@ -1,18 +1,27 @@
 """lecture_utils: the helpers behind the network-compression notebooks.
 
-Every notebook starts with ``from lecture_utils import *``-free, explicit imports
-of what it uses; the names below are the ones later notebooks rely on.
+One small module per idea of the lecture; the names below are the ones notebooks and
+later work rely on, importable as ``from lecture_utils import ...``.
 """
+from .architecture import DepthwiseSeparableConv2d, conv_parameter_counts, low_rank_factorize
+from .binary import binarize
+from .clustering import cluster_weights
 from .config import get_profile, pick_device, seed_everything
 from .data import balanced_subset, drop_digit, load_mnist, make_loader, train_val_split
 from .distillation import distillation_loss, entropy, soft_target_loss, softmax_with_temperature
+from .ensembles import average_state_dicts, ensemble_probabilities
+from .huffman import huffman_code
 from .models import MLP, SmallCNN, build_model, count_parameters
+from .quantization import quantize_uniform
 from .training import Evaluation, evaluate, fit, predict_logits
 
 __all__ = [
+    "DepthwiseSeparableConv2d", "conv_parameter_counts", "low_rank_factorize",
+    "binarize", "cluster_weights", "huffman_code", "quantize_uniform",
     "get_profile", "pick_device", "seed_everything",
     "balanced_subset", "drop_digit", "load_mnist", "make_loader", "train_val_split",
     "distillation_loss", "entropy", "soft_target_loss", "softmax_with_temperature",
+    "average_state_dicts", "ensemble_probabilities",
     "MLP", "SmallCNN", "build_model", "count_parameters",
     "Evaluation", "evaluate", "fit", "predict_logits",
 ]
