@@ -11,6 +11,7 @@ Storage is measured, not estimated: the codes are packed into bytes and counted.
 """
 from __future__ import annotations
 
+import copy
 import io
 import math
 import numbers
@@ -97,8 +98,6 @@ def unpack_bits(data: bytes, bits: int, count: int) -> torch.Tensor:
 
 def quantize_model(model: nn.Module, bits: int, per_channel: bool = False) -> nn.Module:
     """A copy of ``model`` whose weight matrices (not biases) are quantized to ``bits`` bits."""
-    import copy
-
     quantized = copy.deepcopy(model)
     with torch.no_grad():
         for name, param in quantized.named_parameters():
@@ -131,8 +130,6 @@ def state_dict_bytes(model: nn.Module, dtype: torch.dtype = torch.float32) -> in
 def model_in_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     """A float32 copy of ``model`` whose parameters went through ``dtype`` and back (what storing
     them as float16 or bfloat16 does to them)."""
-    import copy
-
     copied = copy.deepcopy(model)
     with torch.no_grad():
         for p in copied.parameters():

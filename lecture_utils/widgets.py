@@ -7,16 +7,24 @@ Callbacks stay fast: the figure is made once and only its data is updated.
 """
 from __future__ import annotations
 
+import copy
 import io
 import math
 
 import ipywidgets as widgets
 import numpy as np
 import PIL.Image
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure  # a Figure needs no pyplot state, so it never shows twice
+from torch import nn
 
+from .architecture import DepthwiseSeparableConv2d, conv_parameter_counts, low_rank_factorize, multiply_accumulates
+from .clustering import cluster_weights
 from .distillation import entropy, softmax_with_temperature
+from .models import count_parameters
+from .quantization import quantization_params, quantize_model, quantized_model_bytes
+from .training import predict_logits
 
 
 class BlitFigure:
@@ -115,7 +123,6 @@ class _LayerHistogramSlider(widgets.VBox):
     max_lines = 64  # more levels than this are too dense to draw one by one
 
     def __init__(self, model, layer, images, labels, description, value, min_value, max_value, xlabel):
-        import torch
 
         self.model, self.layer, self.images, self.labels = model, layer, images, labels
         self.weights = dict(model.named_parameters())[f"{layer}.weight"].detach()
@@ -133,7 +140,6 @@ class _LayerHistogramSlider(widgets.VBox):
         self.lines = self.plot.add_animated(ax.vlines([], 0, 1, transform=ax.get_xaxis_transform(), colors="tab:red", lw=0.8))[0]
         self.note = self.plot.add_animated(ax.text(0.01, 0.92, "", transform=ax.transAxes, fontsize=9, va="top"))[0]
         self.result = None
-        self._torch = torch
         self.slider.observe(lambda change: self.update(change["new"]), names="value")
         super().__init__([self.slider, self.image, self.readout])
         self.update(self.slider.value)
@@ -148,8 +154,6 @@ class _LayerHistogramSlider(widgets.VBox):
         self.image.value = self.plot.png()
 
     def _accuracy(self, model) -> float:
-        from .training import predict_logits
-
         return (predict_logits(model, self.images).argmax(1) == self.labels).double().mean().item()
 
 
@@ -162,13 +166,11 @@ class BitsSlider(_LayerHistogramSlider):
         super().__init__(model, layer, images, labels, "bits", bits, 1, 16, "weight value (red: quantization levels)")
 
     def update(self, bits: int):
-        from .quantization import quantization_params, quantize_model, quantized_model_bytes
-
         quantized = quantize_model(self.model, bits, self.per_channel)
         accuracy = self._accuracy(quantized)
         size = len(quantized_model_bytes(self.model, bits, self.per_channel))
         scale, zero_point = quantization_params(self.weights, bits)
-        levels = ((self._torch.arange(2**bits) - zero_point) * scale).tolist() if bits <= 6 else []
+        levels = ((torch.arange(2**bits) - zero_point) * scale).tolist() if bits <= 6 else []
         self._draw(levels if bits <= 6 else range(2**bits), f"{2**bits:,} levels")
         self.readout.value = (f"<code>{bits} bits per weight: test accuracy {100 * accuracy:.2f}%, "
                               f"stored in {size:,} bytes</code>")
@@ -182,20 +184,14 @@ class ClusterSlider(_LayerHistogramSlider):
     (log2 k for the indices, plus the codebook shared by the layer) and ``codebook``."""
 
     def __init__(self, model, layer, images, labels, num_clusters: int = 4):
-        import copy
-
         self.working = copy.deepcopy(model)
         self.target = dict(self.working.named_parameters())[f"{layer}.weight"]
         super().__init__(model, layer, images, labels, "clusters", num_clusters, 2, 256,
                          "weight value (red: cluster centres)")
 
     def update(self, num_clusters: int):
-        import math
-
-        from .clustering import cluster_weights
-
         codebook, indices = cluster_weights(self.weights, num_clusters)
-        with self._torch.no_grad():
+        with torch.no_grad():
             self.target.copy_(codebook[indices])
         accuracy = self._accuracy(self.working)
         n = self.weights.numel()
@@ -236,11 +232,6 @@ class ConvCountSliders(widgets.VBox):
         self.update()
 
     def update(self):
-        import torch
-        from torch import nn
-
-        from .architecture import DepthwiseSeparableConv2d, conv_parameter_counts, multiply_accumulates
-
         i, o, k = self.i.value, self.o.value, self.k.value
         counts = conv_parameter_counts(i, o, k)
         with torch.device("meta"):
@@ -265,9 +256,6 @@ class RankSlider(widgets.VBox):
     the parameters. ``.result``: ``rank``, ``accuracy``, ``parameters`` (of the two factors)."""
 
     def __init__(self, model, layer: str, images, labels, rank: int = 20):
-        import copy
-
-        import torch
 
         self.model, self.layer, self.images, self.labels = model, layer, images, labels
         self.linear = dict(model.named_modules())[layer]
@@ -283,10 +271,6 @@ class RankSlider(widgets.VBox):
         self.update(rank)
 
     def update(self, rank: int):
-        from .architecture import low_rank_factorize
-        from .models import count_parameters
-        from .training import predict_logits
-
         factors = low_rank_factorize(self.linear, rank, svd=self.svd)
         parent, _, child = self.layer.rpartition(".")
         setattr(self.working.get_submodule(parent) if parent else self.working, child, factors)
