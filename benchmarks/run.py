@@ -75,6 +75,20 @@ def _rank_slider():
     return _lenet_slider(RankSlider, [1, 5, 10, 20, 50, 100, 200, 300] * 2)()
 
 
+def _threshold_slider():
+    from lecture_utils import load_mnist
+    from lecture_utils.dynamic import EarlyExitNet
+    from lecture_utils.widgets import ThresholdSlider
+
+    torch.manual_seed(0)
+    net = EarlyExitNet().eval()  # the timing does not depend on the weights: every exit's output is precomputed
+    x, y = load_mnist(train=False)
+    with torch.no_grad():
+        probs = [torch.softmax(z, 1) for z in net(x)]
+    w = ThresholdSlider(probs, y, net.exit_macs())
+    return w.slider, [i / 40 for i in range(41)]
+
+
 # name -> (builder returning (slider, values to move it through), budget in ms)
 SLIDERS = {
     "temperature (01)": (_temperature_slider, 50.0),
@@ -82,6 +96,7 @@ SLIDERS = {
     "clusters (06)": (_cluster_slider, 300.0),
     "channels and kernel (08)": (_conv_sliders, 300.0),
     "rank (09)": (_rank_slider, 300.0),
+    "exit threshold (10)": (_threshold_slider, 100.0),
 }
 
 

@@ -479,3 +479,45 @@ def check_truncated_svd(fn) -> None:
             _fail(name, f"with K={k} the error ||W - BA|| is {error:.4f}; the best possible (Eckart-Young) is {best:.4f}: "
                         "keep the K largest singular values and their vectors.")
     print(f"✓ {name}: B @ A is the best rank-K approximation at K = 1, 3 and 9.")
+
+
+def check_sum_of_exit_losses(fn) -> None:
+    """Exercise (notebook 10): ``fn(outputs, labels)`` sums the cross-entropy of every exit."""
+    import torch.nn.functional as F
+
+    name = "sum of exit losses"
+    g = torch.Generator().manual_seed(8)
+    outputs = [torch.randn(6, 10, generator=g) for _ in range(3)]
+    labels = torch.randint(0, 10, (6,), generator=g)
+    got = _call(name, fn, outputs, labels)
+    want = sum(F.cross_entropy(z, labels) for z in outputs)
+    if not isinstance(got, torch.Tensor) or got.numel() != 1:
+        _fail(name, "return one number (a 0-dim tensor).")
+    if torch.isclose(got, want / 3):
+        _fail(name, "you averaged the exits' losses: the lecture sums them (the scale matters for the learning rate).")
+    if torch.isclose(got, F.cross_entropy(outputs[-1], labels)):
+        _fail(name, "only the last exit's loss: every exit must be trained, so add all of them.")
+    if not torch.isclose(got, want):
+        _fail(name, f"expected {want.item():.4f} (cross-entropy of each exit against the labels, summed), got {float(got):.4f}.")
+    print(f"✓ {name}: every exit's cross-entropy, summed.")
+
+
+def check_first_confident_exit(fn) -> None:
+    """Exercise (notebook 10): ``fn(confidences, threshold)``: for each image (column) the first exit
+    (row) whose confidence reaches the threshold, the last exit if none does."""
+    name = "first confident exit"
+    confidences = torch.tensor([[0.95, 0.40, 0.60, 0.20],
+                                [0.99, 0.85, 0.70, 0.30],
+                                [0.99, 0.99, 0.80, 0.50]])
+    for threshold, want in [(0.9, [0, 2, 2, 2]), (0.8, [0, 1, 2, 2]), (0.5, [0, 1, 0, 2]), (1.0, [2, 2, 2, 2])]:
+        got = _call(name, fn, confidences.clone(), threshold)
+        got = got.tolist() if isinstance(got, torch.Tensor) else list(got)
+        if got != want:
+            hint = ""
+            undecided = (confidences < threshold).all(dim=0).tolist()
+            if got == confidences.argmax(0).tolist():
+                hint = " You took the most confident exit; the network stops at the *first* one that is confident enough."
+            elif any(u and g != len(confidences) - 1 for u, g in zip(undecided, got)):
+                hint = " When no exit is confident enough, the image goes to the last exit."
+            _fail(name, f"threshold {threshold}: expected exits {want}, got {got}.{hint}")
+    print(f"✓ {name}: the first exit past the threshold, the last one otherwise.")

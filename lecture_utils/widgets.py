@@ -281,3 +281,74 @@ class RankSlider(widgets.VBox):
         self.readout.value = (f"<code>rank {rank}: test accuracy {100 * accuracy:.2f}%; layer parameters {params:,} "
                               f"(K*(N+M) + M = {rank * (n + m) + m:,}) instead of {n * m + m:,}</code>")
         return self.result
+
+
+class ExitBudget(widgets.VBox):
+    """Notebook 10: a dropdown choosing the exit (the compute budget) of an early-exit network;
+    shows that exit's accuracy and multiply-accumulates, computed beforehand."""
+
+    def __init__(self, accuracies, macs, exit_index: int | None = None):
+        self.accuracies, self.macs = list(accuracies), list(macs)
+        options = [(f"exit {k + 1} ({m:,} MACs)", k) for k, m in enumerate(self.macs)]
+        self.dropdown = widgets.Dropdown(options=options, value=len(options) - 1 if exit_index is None else exit_index,
+                                         description="budget")
+        self.readout = widgets.HTML()
+        self.result = None
+        self.dropdown.observe(lambda change: self.update(change["new"]), names="value")
+        super().__init__([self.dropdown, self.readout])
+        self.update(self.dropdown.value)
+
+    def update(self, k: int):
+        share = self.macs[k] / self.macs[-1]
+        self.result = {"exit": k, "accuracy": self.accuracies[k], "macs": self.macs[k]}
+        self.readout.value = (f"<code>exit {k + 1}: test accuracy {100 * self.accuracies[k]:.2f}%, "
+                              f"{self.macs[k]:,} multiply-accumulates per image ({100 * share:.0f}% of the full network)</code>")
+        return self.result
+
+
+class ThresholdSlider(widgets.VBox):
+    """Notebook 10: the exit threshold. Every exit's softmax output on the test images is computed
+    once; a move only decides, per image, the first exit confident enough (``exit_table``), then
+    marks the point on the accuracy / average-MACs curve drawn once beforehand."""
+
+    def __init__(self, exit_probabilities, labels, macs, threshold: float = 0.9):
+        from .dynamic import exit_table
+
+        self.exit_table, self.probs, self.labels = exit_table, exit_probabilities, labels
+        self.macs = torch.tensor(macs, dtype=torch.double)
+        self.slider = widgets.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.005, description="threshold",
+                                          readout_format=".3f", continuous_update=True, layout=widgets.Layout(width="420px"))
+        self.readout = widgets.HTML()
+        self.image = widgets.Image(format="png")
+        self.plot = BlitFigure(5.5, 2.8)
+        self.plot.figure.subplots_adjust(left=0.14, right=0.97, bottom=0.17, top=0.9)
+        ax = self.plot.figure.add_subplot()
+        grid = [i / 200 for i in range(201)]
+        curve = [self._point(t) for t in grid]
+        ax.plot([c[1] / 1e3 for c in curve], [100 * c[0] for c in curve], color="tab:blue", lw=1)
+        ax.set_xlabel("average multiply-accumulates per image (thousands)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title("every threshold from 0 to 1; red: the current one", fontsize=10)
+        low = min(c[0] for c in curve)
+        ax.set_ylim(100 * low - 0.5, 100 * max(c[0] for c in curve) + 0.3)
+        self.marker = self.plot.add_animated(*ax.plot([], [], "o", color="tab:red", ms=8))[0]
+        self.result = None
+        self.slider.observe(lambda change: self.update(change["new"]), names="value")
+        super().__init__([self.slider, self.image, self.readout])
+        self.update(threshold)
+
+    def _point(self, threshold: float):
+        predictions, exits = self.exit_table(self.probs, threshold)
+        return (predictions == self.labels).double().mean().item(), self.macs[exits].mean().item(), exits
+
+    def update(self, threshold: float):
+        accuracy, average, exits = self._point(threshold)
+        self.marker.set_data([average / 1e3], [100 * accuracy])
+        self.image.value = self.plot.png()
+        counts = torch.bincount(exits, minlength=len(self.probs)).tolist()
+        saving = 1 - average / self.macs[-1].item()
+        self.result = {"threshold": threshold, "accuracy": accuracy, "average_macs": average, "exits": counts}
+        self.readout.value = (f"<code>threshold {threshold:.3f}: test accuracy {100 * accuracy:.2f}%, "
+                              f"{average:,.0f} MACs per image on average ({100 * saving:.0f}% saved); "
+                              f"images leaving at each exit: {counts}</code>")
+        return self.result

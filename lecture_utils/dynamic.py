@@ -1,0 +1,191 @@
+"""Dynamic computation (C28-C31): one network whose cost adapts at run time.
+
+* Dynamic depth: ``EarlyExitNet`` has a small classifier ("exit") after every block and is
+  trained by summing the cross-entropy of every exit against the label (C29).
+* The network decides: ``early_exit_predict`` stops each image at the first exit whose
+  confidence (largest softmax probability) reaches a threshold (C31).
+* Dynamic width: ``SlimmableMLP`` runs at several widths with shared weights (the first
+  units kept), trained by summing the losses of every width, with one set of batch-norm
+  statistics per width (Slimmable Networks' fix) or one shared set (the problem) (C30).
+"""
+from __future__ import annotations
+
+import numbers
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .architecture import multiply_accumulates
+
+
+def check_threshold(threshold) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a number from 0 to 1 (a softmax probability), got threshold={threshold!r}")
+    return float(threshold)
+
+
+class EarlyExitNet(nn.Module):
+    """A small CNN of four convolution blocks, each followed by an exit classifier.
+
+    Blocks get wider as they go deeper, so early exits are cheap: with the default channels
+    the first two blocks cost about a fifth of the whole network.
+    """
+
+    def __init__(self, channels=(8, 16, 32, 64), pools=(True, True, False, False), num_classes: int = 10):
+        super().__init__()
+        blocks, exits, previous = [], [], 1
+        for c, pool in zip(channels, pools):
+            layers = [nn.Conv2d(previous, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+            if pool:
+                layers.append(nn.MaxPool2d(2))
+            blocks.append(nn.Sequential(*layers))
+            exits.append(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(4 * c, num_classes)))
+            previous = c
+        self.blocks, self.exits = nn.ModuleList(blocks), nn.ModuleList(exits)
+
+    @property
+    def num_exits(self) -> int:
+        return len(self.blocks)
+
+    def check_exit(self, exit_index) -> int:
+        if isinstance(exit_index, bool) or not isinstance(exit_index, numbers.Integral) or not 0 <= exit_index < self.num_exits:
+            raise ValueError(f"exit_index must be one of 0 to {self.num_exits - 1} (this network has {self.num_exits} exits), "
+                             f"got {exit_index!r}")
+        return int(exit_index)
+
+    def forward(self, x) -> list[torch.Tensor]:
+        """The logits of every exit."""
+        outputs = []
+        for block, exit_ in zip(self.blocks, self.exits):
+            x = block(x)
+            outputs.append(exit_(x))
+        return outputs
+
+    def forward_to(self, x, exit_index: int) -> torch.Tensor:
+        """Run only the blocks up to ``exit_index`` and return that exit's logits (the budget control)."""
+        exit_index = self.check_exit(exit_index)
+        for block in self.blocks[: exit_index + 1]:
+            x = block(x)
+        return self.exits[exit_index](x)
+
+    def exit_macs(self, input_shape=(1, 1, 28, 28)) -> list[int]:
+        """Multiply-accumulates of one image that leaves at each exit (blocks run so far plus that
+        exit's classifier), counted by FlopCounterMode."""
+
+        class ToExit(nn.Module):
+            def __init__(inner, k):
+                super().__init__()
+                inner.k = k
+
+            def forward(inner, x):
+                return self.forward_to(x, inner.k)
+
+        was_training = self.training
+        self.eval()
+        counted = [multiply_accumulates(ToExit(k).to(next(self.parameters()).device), input_shape) for k in range(self.num_exits)]
+        self.train(was_training)
+        return counted
+
+
+def sum_of_exit_losses(outputs, labels) -> torch.Tensor:
+    """The lecture's training loss for dynamic depth: the cross-entropy of every exit, summed."""
+    return sum(F.cross_entropy(logits, labels) for logits in outputs)
+
+
+@torch.no_grad()
+def early_exit_predict(model: EarlyExitNet, images: torch.Tensor, threshold: float):
+    """Predictions, and the exit each image took: an image stops at the first exit whose largest
+    softmax probability is at least ``threshold`` (the last exit answers whatever is left).
+    Only the images still undecided are passed on to the next block."""
+    threshold = check_threshold(threshold)
+    model.eval()
+    device = next(model.parameters()).device
+    n = len(images)
+    predictions = torch.empty(n, dtype=torch.long)
+    exits = torch.empty(n, dtype=torch.long)
+    active = torch.arange(n)
+    x = images.to(device)
+    for k, (block, exit_) in enumerate(zip(model.blocks, model.exits)):
+        x = block(x)
+        probs = torch.softmax(exit_(x), dim=1).cpu()
+        confidence, guess = probs.max(dim=1)
+        done = confidence >= threshold if k < model.num_exits - 1 else torch.ones_like(confidence, dtype=torch.bool)
+        predictions[active[done]] = guess[done]
+        exits[active[done]] = k
+        active, x = active[~done], x[~done.to(device)]
+        if len(active) == 0:
+            break
+    return predictions, exits
+
+
+def exit_table(exit_probabilities: list[torch.Tensor], threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same decision as ``early_exit_predict`` from precomputed softmax outputs of every exit
+    (what a slider uses: the network is not run again). Returns ``(predictions, exits)``."""
+    threshold = check_threshold(threshold)
+    confidence = torch.stack([p.max(dim=1).values for p in exit_probabilities])  # (exits, n)
+    guesses = torch.stack([p.argmax(dim=1) for p in exit_probabilities])
+    passes = confidence >= threshold
+    passes[-1] = True
+    exits = passes.long().argmax(dim=0)  # the first exit that passes
+    return guesses.gather(0, exits[None]).squeeze(0), exits
+
+
+class SlimmableMLP(nn.Module):
+    """784 -> hidden -> hidden -> 10 that can run at several widths: at width w only the first
+    round(w * h) units of each hidden layer are used (decided in advance, weights shared).
+
+    ``switchable_bn=True`` gives each width its own batch normalisation (Slimmable Networks);
+    ``False`` shares one set, whose running statistics then mix all widths.
+    """
+
+    def __init__(self, hidden: int = 256, widths=(0.25, 0.5, 0.75, 1.0), switchable_bn: bool = True):
+        super().__init__()
+        self.widths = tuple(widths)
+        self.hidden = hidden
+        self.fc1, self.fc2, self.fc3 = nn.Linear(784, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, 10)
+        sizes = [self.units(w) for w in self.widths] if switchable_bn else [hidden]
+        self.bn1 = nn.ModuleList(nn.BatchNorm1d(s) for s in sizes)
+        self.bn2 = nn.ModuleList(nn.BatchNorm1d(s) for s in sizes)
+        self.switchable_bn = switchable_bn
+
+    def units(self, width: float) -> int:
+        return max(1, round(width * self.hidden))
+
+    def check_width(self, width) -> float:
+        if width not in self.widths:
+            raise ValueError(f"width {width!r} was not trained; the trained widths are {self.widths}")
+        return width
+
+    def _bn(self, bns, x, width_index, k):
+        if self.switchable_bn:
+            return bns[width_index](x)
+        bn = bns[0]  # shared: the first k running statistics serve every width
+        return F.batch_norm(x, bn.running_mean[:k], bn.running_var[:k], bn.weight[:k], bn.bias[:k],
+                            self.training, bn.momentum, bn.eps)
+
+    def forward_width(self, x, width: float) -> torch.Tensor:
+        i, k = self.widths.index(self.check_width(width)), self.units(width)
+        x = x.flatten(1)
+        x = F.relu(self._bn(self.bn1, F.linear(x, self.fc1.weight[:k], self.fc1.bias[:k]), i, k))
+        x = F.relu(self._bn(self.bn2, F.linear(x, self.fc2.weight[:k, :k], self.fc2.bias[:k]), i, k))
+        return F.linear(x, self.fc3.weight[:, :k], self.fc3.bias)
+
+    def forward(self, x) -> list[torch.Tensor]:
+        """The logits at every width (training sums their losses)."""
+        return [self.forward_width(x, w) for w in self.widths]
+
+    def width_macs(self) -> list[int]:
+        class AtWidth(nn.Module):
+            def __init__(inner, w):
+                super().__init__()
+                inner.w = w
+
+            def forward(inner, x):
+                return self.forward_width(x, inner.w)
+
+        was_training = self.training
+        self.eval()
+        counted = [multiply_accumulates(AtWidth(w), (1, 784)) for w in self.widths]
+        self.train(was_training)
+        return counted

@@ -1,0 +1,109 @@
+import pytest
+import torch
+
+from lecture_utils.dynamic import (EarlyExitNet, SlimmableMLP, check_threshold, early_exit_predict, exit_table,
+                                   sum_of_exit_losses)
+from lecture_utils.exercises import ExerciseError, check_first_confident_exit, check_sum_of_exit_losses
+from lecture_utils.widgets import ExitBudget, ThresholdSlider
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    model = EarlyExitNet()
+    model.eval()
+    return model
+
+
+def test_exits_shapes_and_macs(net):
+    x = torch.rand(3, 1, 28, 28)
+    outputs = net(x)
+    assert len(outputs) == 4 and all(o.shape == (3, 10) for o in outputs)
+    for k in range(4):
+        assert torch.allclose(net.forward_to(x, k), outputs[k], atol=1e-6)
+    macs = net.exit_macs()
+    assert macs == sorted(macs) and macs[0] < macs[-1] / 10
+    # the first exit: one 3x3 convolution from 1 to 8 channels on 28x28, plus its classifier
+    assert macs[0] == 28 * 28 * 8 * 9 + 8 * 4 * 10  # pooling and batch norm add no MACs
+
+
+@pytest.mark.parametrize("bad", [-1, 4, 1.5, True])
+def test_bad_exit_index(net, bad):
+    with pytest.raises(ValueError, match="exit_index must be one of 0 to 3"):
+        net.forward_to(torch.rand(1, 1, 28, 28), bad)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.01, float("nan"), "0.5", None])
+def test_bad_threshold(net, bad):
+    with pytest.raises(ValueError, match="threshold must be a number from 0 to 1"):
+        early_exit_predict(net, torch.rand(2, 1, 28, 28), bad)
+
+
+def test_early_exit_predict_agrees_with_the_table(net):
+    x = torch.rand(64, 1, 28, 28)
+    with torch.no_grad():
+        probs = [torch.softmax(z, 1) for z in net(x)]
+    for threshold in (0.0, 0.15, 0.3, 1.0):
+        p, e = early_exit_predict(net, x, threshold)
+        tp, te = exit_table(probs, threshold)
+        assert torch.equal(p, tp) and torch.equal(e, te)
+    assert (early_exit_predict(net, x, 0.0)[1] == 0).all()  # everything leaves at once
+    assert (early_exit_predict(net, x, 1.0)[1] <= 3).all()
+
+
+def test_sum_of_exit_losses():
+    outputs = [torch.zeros(2, 10), torch.zeros(2, 10)]
+    assert torch.isclose(sum_of_exit_losses(outputs, torch.tensor([1, 2])), 2 * torch.log(torch.tensor(10.0)))
+
+
+def test_slimmable_widths_share_weights_and_refuse_untrained_widths():
+    torch.manual_seed(0)
+    for switchable in (True, False):
+        m = SlimmableMLP(hidden=8, switchable_bn=switchable)
+        m.eval()
+        outs = m(torch.rand(4, 1, 28, 28))
+        assert [o.shape for o in outs] == [(4, 10)] * 4
+        with pytest.raises(ValueError, match="was not trained"):
+            m.forward_width(torch.rand(1, 784), 0.6)
+    macs = m.width_macs()
+    assert macs == sorted(macs) and macs[-1] == 784 * 8 + 8 * 8 + 8 * 10
+
+
+def test_threshold_slider_shows_the_table_values(net):
+    x, y = torch.rand(50, 1, 28, 28), torch.randint(0, 10, (50,))
+    with torch.no_grad():
+        probs = [torch.softmax(z, 1) for z in net(x)]
+    macs = net.exit_macs()
+    w = ThresholdSlider(probs, y, macs, threshold=0.2)
+    w.slider.value = 0.12
+    p, e = exit_table(probs, 0.12)
+    assert w.result["accuracy"] == pytest.approx((p == y).double().mean().item())
+    assert w.result["average_macs"] == pytest.approx(torch.tensor(macs, dtype=torch.double)[e].mean().item())
+    assert w.result["exits"] == torch.bincount(e, minlength=4).tolist()
+    assert "threshold 0.120" in w.readout.value
+    b = ExitBudget([0.8, 0.9, 0.95, 0.97], macs)
+    b.dropdown.value = 1
+    assert b.result == {"exit": 1, "accuracy": 0.9, "macs": macs[1]} and "90.00%" in b.readout.value
+
+
+def test_dynamic_exercises():
+    check_sum_of_exit_losses(sum_of_exit_losses)
+    check_first_confident_exit(_first)
+    with pytest.raises(ExerciseError, match="averaged"):
+        check_sum_of_exit_losses(lambda o, y: sum_of_exit_losses(o, y) / len(o))
+    with pytest.raises(ExerciseError, match="only the last exit"):
+        check_sum_of_exit_losses(lambda o, y: torch.nn.functional.cross_entropy(o[-1], y))
+    with pytest.raises(ExerciseError, match="most confident"):
+        check_first_confident_exit(lambda c, t: c.argmax(0))
+    with pytest.raises(ExerciseError, match="last exit"):
+        check_first_confident_exit(lambda c, t: (c >= t).long().argmax(0))
+
+
+def _first(c, t):
+    passes = c >= t
+    passes[-1] = True
+    return passes.long().argmax(0)
+
+
+def test_check_threshold_accepts_the_ends():
+    assert check_threshold(0) == 0.0 and check_threshold(1) == 1.0
