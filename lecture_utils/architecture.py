@@ -79,11 +79,14 @@ def conv_parameter_counts(in_channels: int, out_channels: int, kernel_size: int)
     return counts
 
 
-def multiply_accumulates(model: nn.Module, input_shape) -> int:
+def multiply_accumulates(model, input_shape, device=None) -> int:
     """Multiply-accumulates of one forward pass on a zero input of ``input_shape``, counted by
-    ``FlopCounterMode`` (which counts 2 FLOPs per multiply-accumulate)."""
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else "cpu"  # a model on "meta" is counted without computing
+    ``FlopCounterMode`` (which counts 2 FLOPs per multiply-accumulate). ``model`` is a module or
+    any function of the input (``lambda x: net.forward_to(x, 2)``). A module on the "meta"
+    device is counted from shapes alone, without computing anything."""
+    if device is None:
+        parameter = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+        device = parameter.device if parameter is not None else "cpu"
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(torch.zeros(*input_shape, device=device))

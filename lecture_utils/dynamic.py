@@ -72,18 +72,10 @@ class EarlyExitNet(nn.Module):
     def exit_macs(self, input_shape=(1, 1, 28, 28)) -> list[int]:
         """Multiply-accumulates of one image that leaves at each exit (blocks run so far plus that
         exit's classifier), counted by FlopCounterMode."""
-
-        class ToExit(nn.Module):
-            def __init__(inner, k):
-                super().__init__()
-                inner.k = k
-
-            def forward(inner, x):
-                return self.forward_to(x, inner.k)
-
-        was_training = self.training
+        was_training, device = self.training, next(self.parameters()).device
         self.eval()
-        counted = [multiply_accumulates(ToExit(k).to(next(self.parameters()).device), input_shape) for k in range(self.num_exits)]
+        counted = [multiply_accumulates(lambda x, k=k: self.forward_to(x, k), input_shape, device)
+                   for k in range(self.num_exits)]
         self.train(was_training)
         return counted
 
@@ -176,16 +168,9 @@ class SlimmableMLP(nn.Module):
         return [self.forward_width(x, w) for w in self.widths]
 
     def width_macs(self) -> list[int]:
-        class AtWidth(nn.Module):
-            def __init__(inner, w):
-                super().__init__()
-                inner.w = w
-
-            def forward(inner, x):
-                return self.forward_width(x, inner.w)
-
-        was_training = self.training
+        """Multiply-accumulates of one image at each width, counted by FlopCounterMode."""
+        was_training, device = self.training, self.fc1.weight.device
         self.eval()
-        counted = [multiply_accumulates(AtWidth(w), (1, 784)) for w in self.widths]
+        counted = [multiply_accumulates(lambda x, w=w: self.forward_width(x, w), (1, 784), device) for w in self.widths]
         self.train(was_training)
         return counted
