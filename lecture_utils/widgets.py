@@ -24,7 +24,8 @@ from .clustering import cluster_weights
 from .distillation import entropy, softmax_with_temperature
 from .models import count_parameters
 from .quantization import quantization_params, quantize_model, quantized_model_bytes
-from .training import predict_logits
+from .huffman import fixed_length_bits
+from .training import evaluate
 
 
 class BlitFigure:
@@ -145,16 +146,14 @@ class _LayerHistogramSlider(widgets.VBox):
         self.update(self.slider.value)
 
     def _draw(self, positions, label):
-        if len(positions) <= self.max_lines:
+        """Lines at ``positions`` (None, or more than ``max_lines`` of them: only the label)."""
+        if positions is not None and len(positions) <= self.max_lines:
             self.lines.set_segments([[(x, 0), (x, 1)] for x in positions])
             self.note.set_text(label)
         else:
             self.lines.set_segments([])
             self.note.set_text(f"{label} (too many to draw)")
         self.image.value = self.plot.png()
-
-    def _accuracy(self, model) -> float:
-        return (predict_logits(model, self.images).argmax(1) == self.labels).double().mean().item()
 
 
 class BitsSlider(_LayerHistogramSlider):
@@ -167,11 +166,11 @@ class BitsSlider(_LayerHistogramSlider):
 
     def update(self, bits: int):
         quantized = quantize_model(self.model, bits, self.per_channel)
-        accuracy = self._accuracy(quantized)
+        accuracy = evaluate(quantized, self.images, self.labels).accuracy
         size = len(quantized_model_bytes(self.model, bits, self.per_channel))
         scale, zero_point = quantization_params(self.weights, bits)
-        levels = ((torch.arange(2**bits) - zero_point) * scale).tolist() if bits <= 6 else []
-        self._draw(levels if bits <= 6 else range(2**bits), f"{2**bits:,} levels")
+        levels = ((torch.arange(2**bits) - zero_point) * scale).tolist() if 2**bits <= self.max_lines else None
+        self._draw(levels, f"{2**bits:,} levels")
         self.readout.value = (f"<code>{bits} bits per weight: test accuracy {100 * accuracy:.2f}%, "
                               f"stored in {size:,} bytes</code>")
         self.result = {"bits": bits, "accuracy": accuracy, "bytes": size}
@@ -193,9 +192,9 @@ class ClusterSlider(_LayerHistogramSlider):
         codebook, indices = cluster_weights(self.weights, num_clusters)
         with torch.no_grad():
             self.target.copy_(codebook[indices])
-        accuracy = self._accuracy(self.working)
+        accuracy = evaluate(self.working, self.images, self.labels).accuracy
         n = self.weights.numel()
-        bits = (n * math.ceil(math.log2(num_clusters)) + 32 * num_clusters) / n
+        bits = (n * fixed_length_bits(num_clusters) + 32 * num_clusters) / n
         self._draw(codebook.tolist(), f"{num_clusters} centres")
         self.readout.value = (f"<code>{num_clusters} clusters: test accuracy {100 * accuracy:.2f}%, "
                               f"{bits:.3f} bits per weight in this layer (32 before)</code>")
@@ -274,7 +273,7 @@ class RankSlider(widgets.VBox):
         factors = low_rank_factorize(self.linear, rank, svd=self.svd)
         parent, _, child = self.layer.rpartition(".")
         setattr(self.working.get_submodule(parent) if parent else self.working, child, factors)
-        accuracy = (predict_logits(self.working, self.images).argmax(1) == self.labels).double().mean().item()
+        accuracy = evaluate(self.working, self.images, self.labels).accuracy
         n, m = self.linear.in_features, self.linear.out_features
         params = count_parameters(factors)
         self.result = {"rank": rank, "accuracy": accuracy, "parameters": params}
