@@ -75,31 +75,49 @@ class SharedWeights(nn.Module):
 
     The gradient of each codebook entry is the sum of the gradients of the weights that share
     it (Deep Compression's centroid fine-tuning): indexing does that sum in backward.
+    With a ``mask`` (a pruned layer), weights where the mask is False stay exactly zero.
     """
 
-    def __init__(self, codebook: torch.Tensor, indices: torch.Tensor):
+    def __init__(self, codebook: torch.Tensor, indices: torch.Tensor, mask: torch.Tensor | None = None):
         super().__init__()
         self.codebook = nn.Parameter(codebook.detach().clone())
         self.register_buffer("indices", indices.detach().clone())
+        self.register_buffer("mask", None if mask is None else mask.detach().clone())
 
     def forward(self, weight):  # the original weight is ignored: only the codebook is learned
-        return self.codebook[self.indices]
+        shared = self.codebook[self.indices]
+        return shared if self.mask is None else shared * self.mask
 
 
 def cluster_model(model: nn.Module, num_clusters: int) -> nn.Module:
     """Cluster every weight matrix of ``model`` in place, each layer with its own codebook of
     ``num_clusters`` values that can then be fine-tuned with ``fit`` (only the codebooks and biases
-    train: the indices are fixed)."""
+    train: the indices are fixed).
+
+    A pruned layer (one with weights exactly zero) keeps its zeros: only the weights that are
+    left are clustered, and the zeros stay zero through fine-tuning (Deep Compression's order:
+    prune, then cluster what is left).
+    """
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv2d)):
-            codebook, indices = cluster_weights(module.weight, num_clusters)
+            weight = module.weight.detach()
+            mask = weight != 0
+            if bool(mask.all()):
+                codebook, indices = cluster_weights(weight, num_clusters)
+                shared = SharedWeights(codebook, indices)
+            else:
+                codebook, kept = cluster_weights(weight[mask], num_clusters)
+                indices = torch.zeros_like(weight, dtype=torch.long)
+                indices[mask] = kept
+                shared = SharedWeights(codebook, indices, mask)
             module.weight.requires_grad_(False)
-            parametrize.register_parametrization(module, "weight", SharedWeights(codebook, indices), unsafe=True)
+            parametrize.register_parametrization(module, "weight", shared, unsafe=True)
     return model
 
 
 def clustered_layers(model: nn.Module):
-    """``(name, codebook, indices)`` of every clustered layer."""
+    """``(name, codebook, indices)`` of every clustered layer (in a pruned layer the indices of
+    the pruned weights are 0 and mean nothing: the layer's ``mask`` says which weights are kept)."""
     for name, module in model.named_modules():
         if parametrize.is_parametrized(module, "weight"):
             shared = module.parametrizations.weight[0]

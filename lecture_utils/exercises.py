@@ -521,3 +521,47 @@ def check_first_confident_exit(fn) -> None:
                 hint = " When no exit is confident enough, the image goes to the last exit."
             _fail(name, f"threshold {threshold}: expected exits {want}, got {got}.{hint}")
     print(f"✓ {name}: the first exit past the threshold, the last one otherwise.")
+
+
+def check_gaps_with_escape(fn) -> None:
+    """Exercise (notebook 11): ``fn(positions, max_gap)``: the relative positions of the non-zero
+    weights, a gap of ``max_gap`` or more spelled with ``max_gap`` escape symbols."""
+    from .compression import gaps_with_escape
+
+    name = "relative positions (gaps)"
+    cases = [([0, 1, 2], 8), ([3, 4, 9], 8), ([2, 20], 8), ([16], 8), ([0, 17, 18], 4)]
+    for positions, max_gap in cases:
+        want = gaps_with_escape(positions, max_gap)
+        got = _call(name, fn, list(positions), max_gap)
+        got = got.tolist() if isinstance(got, torch.Tensor) else list(got)
+        if got == want:
+            continue
+        plain = [p - q - 1 for p, q in zip(positions, [-1, *positions[:-1]])]
+        hint = ""
+        if got == [p - q for p, q in zip(positions, [0, *positions[:-1]])] or got == [p - q for p, q in zip(positions, [-1, *positions[:-1]])]:
+            hint = " Count the zeros *between* weights: the gap before position p, after a weight at q, is p - q - 1 (the first weight's q is -1)."
+        elif got == plain:
+            hint = f" Gaps of {max_gap} or more do not fit: emit the escape symbol {max_gap} (skip {max_gap} zeros, no weight) until the rest is below {max_gap}."
+        _fail(name, f"positions {positions} with max_gap={max_gap}: expected {want}, got {got}.{hint}")
+    print(f"✓ {name}: correct on {len(cases)} cases, escapes included.")
+
+
+def check_canonical_code(fn) -> None:
+    """Exercise (notebook 11): ``fn(lengths)`` -> the canonical prefix code for ``{symbol: length}``."""
+    from .huffman import canonical_code
+
+    name = "canonical Huffman code"
+    cases = [{0: 1, 1: 2, 2: 3, 3: 3}, {"a": 2, "b": 2, "c": 2, "d": 2}, {5: 3, 1: 2, 7: 3, 2: 1}, {0: 1}]
+    for lengths in cases:
+        want = canonical_code(lengths)
+        got = _call(name, fn, dict(lengths))
+        if not isinstance(got, dict):
+            _fail(name, f"return a dict {{symbol: '0101'}}, not {type(got).__name__}.")
+        if got == want:
+            continue
+        wrong_lengths = {s: len(c) for s, c in got.items()} != lengths
+        hint = (" Each symbol's code must have exactly the length given." if wrong_lengths else
+                " Go through the symbols sorted by (length, symbol): the first gets all zeros, each next one the "
+                "previous code + 1, shifted left by the difference in length when the length grows.")
+        _fail(name, f"lengths {lengths}: expected {want}, got {got}.{hint}")
+    print(f"✓ {name}: correct on {len(cases)} cases; only the lengths need storing.")

@@ -81,3 +81,25 @@ def kraft_sum(code: dict) -> float:
 def fixed_length_bits(num_symbols: int) -> int:
     """Bits per symbol of a fixed-length code for ``num_symbols`` symbols: ceil(log2(k))."""
     return max(1, math.ceil(math.log2(num_symbols)))
+
+
+def canonical_code(lengths: dict) -> dict:
+    """The canonical prefix code with the given code lengths ``{symbol: bits}``.
+
+    Only the lengths need storing (one small number per symbol): sort the symbols by
+    (length, symbol); the first gets all zeros, each next one the previous code plus one,
+    shifted left when the length grows. Huffman's lengths give a code exactly as short.
+    """
+    if not lengths:
+        raise ValueError("cannot build a code for no symbols")
+    if any(not isinstance(n, int) or n < 1 for n in lengths.values()):
+        raise ValueError(f"code lengths must be whole numbers >= 1, got {sorted(set(lengths.values()))}")
+    if kraft_sum({s: "0" * n for s, n in lengths.items()}) > 1:
+        raise ValueError("these code lengths cannot make a prefix code: the sum of 2^-length is above 1")
+    code, value, previous = {}, 0, None
+    for symbol, length in sorted(lengths.items(), key=lambda item: (item[1], item[0])):
+        if previous is not None:
+            value = (value + 1) << (length - previous)
+        code[symbol] = format(value, f"0{length}b")
+        previous = length
+    return code

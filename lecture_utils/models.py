@@ -15,18 +15,29 @@ class MLP(nn.Sequential):
     """784 -> hidden... -> 10 with ReLU; optional dropout after each hidden layer.
 
     ``MLP(hidden=(30, 30))`` is the lecture's small student; ``MLP(hidden=(1200, 1200),
-    dropout=0.5)`` is Hinton et al.'s MNIST teacher.
+    dropout=0.5)`` is Hinton et al.'s MNIST teacher. ``ranks`` (one entry per linear layer,
+    0 for a full layer) makes a layer low rank: N -> rank -> M with no activation between,
+    the shape ``low_rank_factorize`` gives (C25), so its weights load into this network.
     """
 
-    def __init__(self, hidden=(30, 30), in_features: int = 784, num_classes: int = 10, dropout: float = 0.0):
+    def __init__(self, hidden=(30, 30), in_features: int = 784, num_classes: int = 10, dropout: float = 0.0,
+                 ranks=None):
+        widths = [in_features, *hidden, num_classes]
+        ranks = tuple(ranks) if ranks is not None else (0,) * (len(widths) - 1)
+        if len(ranks) != len(widths) - 1:
+            raise ValueError(f"ranks needs one entry per linear layer ({len(widths) - 1}), got {len(ranks)}: {ranks}")
         layers: list[nn.Module] = [nn.Flatten()]
-        width = in_features
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-            width = h
-        layers.append(nn.Linear(width, num_classes))
+        for i, (n, m, rank) in enumerate(zip(widths[:-1], widths[1:], ranks)):
+            if rank:
+                if not 1 <= rank <= min(n, m):
+                    raise ValueError(f"rank of layer {i} ({n} -> {m}) must be from 1 to {min(n, m)}, got {rank}")
+                layers.append(nn.Sequential(nn.Linear(n, rank, bias=False), nn.Linear(rank, m)))
+            else:
+                layers.append(nn.Linear(n, m))
+            if i < len(hidden):
+                layers.append(nn.ReLU())
+                if dropout:
+                    layers.append(nn.Dropout(dropout))
         super().__init__(*layers)
 
 
