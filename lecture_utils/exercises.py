@@ -565,3 +565,60 @@ def check_canonical_code(fn) -> None:
                 "previous code + 1, shifted left by the difference in length when the length grows.")
         _fail(name, f"lengths {lengths}: expected {want}, got {got}.{hint}")
     print(f"✓ {name}: correct on {len(cases)} cases; only the lengths need storing.")
+
+
+def check_parameter_count(fn) -> None:
+    """Exercise (homework): ``fn(model)`` -> the number of parameters, as the homework counts them."""
+    from torch import nn
+
+    from .models import count_parameters
+
+    name = "counting parameters"
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    want = count_parameters(model)
+    got = _call(name, fn, model)
+    if isinstance(got, torch.Tensor):
+        got = got.item()
+    if got == want:
+        print(f"✓ {name}: {want:,} parameters in the test network (convolution, batch norm, linear).")
+        return
+    weights_only = sum(p.numel() for n, p in model.named_parameters() if n.endswith("weight"))
+    with_buffers = want + sum(b.numel() for b in model.buffers())
+    hints = {
+        4 * want: "that is 4 bytes per parameter: the homework counts parameters, not bytes (C20).",
+        weights_only: "you counted only the weights: biases and batch norm's scale and shift are parameters too.",
+        with_buffers: "you counted the buffers too (batch norm's running mean, variance and step count): they are "
+                      "not parameters, nothing trains them. Use model.parameters().",
+        len(list(model.parameters())): "that is the number of parameter *tensors*: add up each one's numel().",
+    }
+    _fail(name, f"expected {want:,}, got {got!r}. " + hints.get(got, "Add p.numel() over model.parameters()."))
+
+
+def check_homework_model(build_fn, budget: int | None = None) -> None:
+    """Exercise (homework): ``build_fn()`` -> a network within the budget, giving 10 scores per image."""
+    from torch import nn
+
+    from .homework import BUDGET
+    from .models import count_parameters
+
+    name = "the homework model"
+    budget = BUDGET if budget is None else budget
+    model = _call(name, build_fn)
+    if not isinstance(model, nn.Module):
+        _fail(name, f"build_model() must return a torch.nn.Module, it returned {type(model).__name__}.")
+    n = count_parameters(model)
+    if n > budget:
+        _fail(name, f"{n:,} parameters, {n - budget:,} over the budget of {budget:,}. Fewer channels, or depthwise "
+                    f"separable convolutions (notebook 08: a 3x3 convolution from I to O channels costs 9*I*O, "
+                    f"separable 9*I + I*O).")
+    model.eval()
+    with torch.no_grad():
+        try:
+            out = model(torch.zeros(2, 1, 28, 28))
+        except Exception as exc:
+            _fail(name, f"the model failed on a batch of shape (2, 1, 28, 28): {type(exc).__name__}: {exc}")
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        _fail(name, f"for 2 images the output must have shape (2, 10), one score per class; got {shape}. "
+                    "End with a linear layer to 10 outputs (after flattening).")
+    print(f"✓ {name}: {n:,} parameters (budget {budget:,}); it gives 10 scores per image. Now train it.")

@@ -64,6 +64,7 @@ def fit(
     on_epoch_end: Callable[[int, nn.Module], object] | None = None,
     after_step: Callable[[nn.Module], None] | None = None,
     verbose: bool = True,
+    schedule: str = "constant",
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``loader`` with ``optimizer``: "adam", or
     "sgd" (momentum 0.9), whose steps, unlike Adam's, scale with the gradient.
@@ -73,6 +74,8 @@ def fit(
     ``on_epoch_end(epoch, model)``, if given, is called after each epoch and what it
     returns is kept in ``history.extras`` (for training curves). ``after_step(model)``, if
     given, runs after every optimizer step (BinaryConnect clips its weights there).
+    ``schedule``: "constant" learning rate, or "cosine", from ``lr`` down to 0 along a half
+    cosine over all steps (the last epochs then settle instead of jumping around).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -84,6 +87,10 @@ def fit(
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     else:
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader))
+                 if schedule == "cosine" else None)
     torch.manual_seed(seed)
     jitter_gen = torch.Generator().manual_seed(seed + 1)
     history = History(name)
@@ -105,6 +112,8 @@ def fit(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if scheduler is not None:
+                scheduler.step()
             if after_step is not None:
                 after_step(model)
             total += loss.item() * len(inputs)

@@ -57,11 +57,14 @@ def test_light_and_has_checked_exercises(path):
     assert path.stat().st_size <= 1_500_000, f"{path.name} is over 1.5 MB: lower the figures' dpi"
     text = path.read_text()
     nb = _read(path)
-    solutions = [c for c in nb.cells if "### BEGIN SOLUTION" in c.source]
+    solutions = [i for i, c in enumerate(nb.cells) if "### BEGIN SOLUTION" in c.source]
     assert len(solutions) >= 2, f"{path.name}: needs at least two exercises"
-    for cell in solutions:
+    for i in solutions:
+        cell = nb.cells[i]
         assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION")
-        assert re.search(r"^check_\w+\(", cell.source, re.M), "each exercise ends with its check"
+        # the check ends the cell; a cell that writes a file (%%writefile) is checked by the next one
+        checked = cell.source if not cell.source.startswith("%%writefile") else nb.cells[i + 1].source
+        assert re.search(r"^check_\w+\(", checked, re.M), "each exercise ends with its check"
     assert "Error displaying widget" not in text
 
 

@@ -1,0 +1,67 @@
+"""The homework (C20, C27): the most accurate MNIST classifier with at most ``BUDGET`` parameters.
+
+Parameters are *counted* (``count_parameters``: every number in ``model.parameters()``),
+not bytes, so storing them in fewer bits does not help (C20); batch-norm running statistics
+are buffers, not parameters, and are not counted. The route the lecture points to is
+depthwise separable convolution (C27) plus distillation from a larger teacher.
+
+The three tiers are the test accuracies of three reference solutions, trained by
+``make checkpoints`` and measured by the grader (``python -m lecture_utils.grade``):
+
+* simple: a plain small CNN trained on the labels;
+* medium: a depthwise separable CNN trained on the labels;
+* strong: the same depthwise separable CNN distilled from the lecture's teacher.
+
+Their code lives with the solution version of the homework
+(``notebooks/homework/reference_solutions.py``); the measured tiers in
+``notebooks/homework/tiers.json`` travel with the student version.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch.nn.functional as F
+from torch import nn
+
+from .data import load_mnist, make_loader
+from .distillation import distillation_loss
+from .training import History, fit, predict_logits
+
+BUDGET = 5_000
+TIER_NAMES = ("simple", "medium", "strong")
+HOMEWORK_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "homework"
+TIERS_PATH = HOMEWORK_DIR / "tiers.json"
+
+
+def load_tiers(path: Path = TIERS_PATH) -> dict:
+    """``{"budget": ..., "tiers": {"simple": accuracy, ...}}`` as measured by ``make checkpoints``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no tiers file at {path}: run `make checkpoints` to train and measure the reference solutions")
+    tiers = json.loads(path.read_text())
+    if tiers.get("budget") != BUDGET or set(tiers.get("tiers", {})) != set(TIER_NAMES):
+        raise ValueError(f"{path} was measured for another budget or other tiers ({tiers.get('budget')}, "
+                         f"{sorted(tiers.get('tiers', {}))}); run `make checkpoints` again")
+    return tiers
+
+
+def train_submission(model: nn.Module, teacher: nn.Module | None = None, epochs: int = 4, lr: float = 3e-3,
+                     temperature: float = 4.0, alpha: float = 0.9, train_size: int = 60_000, seed: int = 0,
+                     verbose: bool = True) -> History:
+    """Train a homework model on (the first ``train_size`` of) the 60,000 training images: Adam with a
+    cosine learning-rate schedule, on the labels, or with a ``teacher`` on the distillation loss
+    (soft targets at ``temperature``, weight ``alpha``; notebook 01). The reference solutions are
+    trained with this function, so yours can be compared with them fairly."""
+    x, y = load_mnist(train=True)
+    x, y = x[:train_size], y[:train_size]
+    if teacher is None:
+        loader = make_loader(x, y, seed=seed)
+        loss_fn = F.cross_entropy
+    else:
+        loader = make_loader(x, predict_logits(teacher, x), y, seed=seed)
+
+        def loss_fn(student_logits, teacher_logits, labels):
+            return distillation_loss(student_logits, teacher_logits, labels, temperature, alpha)
+    return fit(model, loader, loss_fn, epochs=epochs, lr=lr, seed=seed, schedule="cosine",
+               name="homework model" + (" (distilled)" if teacher is not None else ""), verbose=verbose)

@@ -1,0 +1,267 @@
+"""The homework: its grader (every way a submission can fail), its tiers, and the student version."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+from lecture_utils import exercises
+from lecture_utils.exercises import ExerciseError, check_homework_model, check_parameter_count
+from lecture_utils.grade import NOT_GRADED, OVER_BUDGET, SubmissionError, grade, main, measure
+from lecture_utils.homework import BUDGET, HOMEWORK_DIR, TIER_NAMES, load_tiers
+from lecture_utils.models import count_parameters
+from lecture_utils.notebooks import notebook_paths
+from lecture_utils.student import BEGIN, END, strip_solutions, write_student_version
+
+REFERENCES = HOMEWORK_DIR / "reference_solutions.py"
+TINY = """
+from torch import nn
+
+def build_model():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.ReLU(), nn.Linear(6, 10))
+"""
+
+
+@pytest.fixture
+def submission(tmp_path):
+    """A small valid submission (4,780 parameters), untrained weights."""
+    (tmp_path / "model.py").write_text(TINY)
+    namespace = {}
+    exec(TINY, namespace)
+    torch.manual_seed(0)
+    torch.save(namespace["build_model"]().state_dict(), tmp_path / "weights.pt")
+    return tmp_path
+
+
+def test_the_reference_solutions_reproduce_the_committed_tiers():
+    tiers = load_tiers()
+    assert tiers["budget"] == BUDGET
+    for name in TIER_NAMES:
+        g = grade(f"{REFERENCES}:build_{name}", HOMEWORK_DIR / "reference" / f"{name}.pt")
+        assert g.parameters <= BUDGET and g.parameters == tiers["parameters"][name]
+        assert g.accuracy == tiers["tiers"][name] and g.errors == tiers["errors"][name]
+        assert g.tier == name
+    # the tiers are apart: design and distillation both show
+    assert tiers["tiers"]["simple"] < tiers["tiers"]["medium"] < tiers["tiers"]["strong"]
+
+
+def test_a_valid_submission_is_graded(submission, capsys):
+    assert main([str(submission / "model.py"), str(submission / "weights.pt")]) == 0
+    out = capsys.readouterr().out
+    assert "4,780 of 5,000" in out and "tier reached:  none yet" in out
+    assert re.search(r"test accuracy: \d+\.\d\d% \(\d+ errors of 10,000\)", out)
+
+
+def test_a_function_other_than_build_model(submission):
+    (submission / "model.py").write_text(TINY.replace("build_model", "make_net"))
+    assert measure(f"{submission / 'model.py'}:make_net", submission / "weights.pt").parameters == 4780
+
+
+def run_main(capsys, model, weights):
+    status = main([str(model), str(weights)])
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source,message", [
+    (TINY.replace("Linear(784, 6)", "Linear(784, 7)"), "over the budget of 5,000 by 565"),
+])
+def test_over_budget_exits_2(submission, capsys, source, message):
+    (submission / "model.py").write_text(source)
+    status, err = run_main(capsys, submission / "model.py", submission / "weights.pt")
+    assert status == OVER_BUDGET and message in err and "counted, not bytes" in err
+
+
+@pytest.mark.parametrize("source,message", [
+    ("import not_a_module\n", "importing .* failed: ModuleNotFoundError"),
+    ("def build_model(:\n", "importing .* failed: SyntaxError"),
+    ("def make():\n    pass\n", r"has no function build_model\(\); it defines: make"),
+    ("def build_model():\n    raise NotImplementedError\n", "still raises NotImplementedError"),
+    ("def build_model():\n    return 1 / 0\n", "building the model failed: ZeroDivisionError"),
+    ("def build_model():\n    return 'a model'\n", "must return a torch.nn.Module, it returned str"),
+    (TINY.replace("Linear(6, 10)", "Linear(6, 9)"), "do not fit the network"),
+    (TINY.replace("nn.ReLU()", "nn.Unflatten(1, (5, 5))"), "failed on a batch of MNIST images"),
+])
+def test_broken_models_exit_1_with_a_message(submission, capsys, source, message):
+    (submission / "model.py").write_text(source)
+    status, err = run_main(capsys, submission / "model.py", submission / "weights.pt")
+    assert status == NOT_GRADED and re.search(message, err), err
+
+
+def test_wrong_output_shape(submission, capsys):
+    (submission / "model.py").write_text(TINY.replace("nn.Linear(6, 10))", "nn.Linear(6, 10), nn.Flatten(0))"))
+    status, err = run_main(capsys, submission / "model.py", submission / "weights.pt")
+    assert status == NOT_GRADED and "shape (2, 10)" in err
+
+
+def test_missing_files_exit_1(submission, capsys):
+    status, err = run_main(capsys, submission / "nope.py", submission / "weights.pt")
+    assert status == NOT_GRADED and "no model file" in err
+    status, err = run_main(capsys, submission / "model.py", submission / "nope.pt")
+    assert status == NOT_GRADED and "no weights file" in err
+
+
+class Pickled(nn.Module):
+    pass
+
+
+def test_bad_weights_exit_1(submission, capsys):
+    (submission / "garbage.pt").write_bytes(b"not a checkpoint")
+    status, err = run_main(capsys, submission / "model.py", submission / "garbage.pt")
+    assert status == NOT_GRADED and "weights_only=True" in err
+    torch.save(Pickled(), submission / "whole_model.pt")  # a pickled module: refused, never executed
+    status, err = run_main(capsys, submission / "model.py", submission / "whole_model.pt")
+    assert status == NOT_GRADED and "Save the state dict, not the model" in err
+    torch.save([torch.zeros(3)], submission / "list.pt")
+    status, err = run_main(capsys, submission / "model.py", submission / "list.pt")
+    assert status == NOT_GRADED and "does not hold a state dict" in err
+
+
+def test_the_command_line_works_as_a_module(submission):
+    result = subprocess.run([sys.executable, "-m", "lecture_utils.grade", str(submission / "model.py"), "missing.pt"],
+                            capture_output=True, text=True, cwd=submission)
+    assert result.returncode == NOT_GRADED and "no weights file" in result.stderr
+
+
+def test_tiers_file_for_another_budget_is_refused(tmp_path):
+    path = tmp_path / "tiers.json"
+    path.write_text(json.dumps({"budget": 123, "tiers": {n: 0.9 for n in TIER_NAMES}}))
+    with pytest.raises(ValueError, match="another budget"):
+        load_tiers(path)
+    with pytest.raises(FileNotFoundError, match="make checkpoints"):
+        load_tiers(tmp_path / "missing.json")
+
+
+# ---- the homework's exercises -----------------------------------------------------------------
+
+def test_homework_checks_pass_on_the_reference(capsys):
+    check_parameter_count(count_parameters)
+    namespace = {}
+    exec(TINY, namespace)
+    check_homework_model(namespace["build_model"])
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+@pytest.mark.parametrize("fn,hint", [
+    (lambda m: 4 * count_parameters(m), "not bytes"),
+    (lambda m: sum(p.numel() for n, p in m.named_parameters() if n.endswith("weight")), "only the weights"),
+    (lambda m: count_parameters(m) + sum(b.numel() for b in m.buffers()), "buffers"),
+    (lambda m: len(list(m.parameters())), "numel"),
+])
+def test_parameter_count_hints(fn, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        check_parameter_count(fn)
+
+
+@pytest.mark.parametrize("build,hint", [
+    (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.Linear(6, 10)), None),
+    (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.Linear(100, 10)), "over the budget"),
+    (lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 5)), r"shape \(2, 10\)"),
+    (lambda: nn.Linear(784, 5), "failed on a batch"),
+    (lambda: "model", "must return a torch.nn.Module"),
+])
+def test_homework_model_hints(build, hint):
+    if hint is None:
+        check_homework_model(build)
+    else:
+        with pytest.raises(ExerciseError, match=hint):
+            check_homework_model(build)
+
+
+# ---- the student version --------------------------------------------------------------------
+
+def test_strip_solutions_keeps_the_indentation_and_the_rest():
+    source = f"def f(x):\n    {BEGIN}\n    y = x + 1\n    return y\n    {END}\n\n\ncheck(f)"
+    assert strip_solutions(source) == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError\n\n\ncheck(f)"
+    with pytest.raises(ValueError, match="unbalanced"):
+        strip_solutions(f"{BEGIN}\nx = 1\n")
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    write_student_version(out)
+    return out
+
+
+def _files(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_the_generator_is_deterministic(student, tmp_path):
+    write_student_version(tmp_path / "again")
+    assert _files(student) == _files(tmp_path / "again")
+
+
+def test_student_version_has_every_notebook_without_outputs_or_solutions(student):
+    for path in notebook_paths():
+        relative = path.relative_to(HOMEWORK_DIR.parent)
+        solution = nbformat.read(path, as_version=4)
+        handout = nbformat.read(student / "notebooks" / relative, as_version=4)
+        stubs = [c for c in handout.cells if "raise NotImplementedError" in c.source and "# YOUR CODE HERE" in c.source]
+        assert len(stubs) >= 2, f"{relative}: fewer than two exercises"
+        assert not any(BEGIN in c.source or END in c.source for c in handout.cells)
+        assert all(not c.get("outputs") and c.get("execution_count") is None for c in handout.cells if c.cell_type == "code")
+        assert "widgets" not in handout.metadata
+        # no line of any solution appears in the handout (beyond trivial lines like "return y")
+        handout_text = "\n".join(c.source for c in handout.cells)
+        for cell in solution.cells:
+            for region in re.findall(rf"{BEGIN}\n(.*?){END}", cell.source, re.S):
+                for line in region.strip().splitlines():
+                    line = line.strip()
+                    if len(line) > 20 and not line.startswith("#"):
+                        assert line not in handout_text, f"{relative}: solution line leaked: {line!r}"
+
+
+def test_teachers_only_files_stay_out_and_support_files_go_in(student):
+    files = _files(student)
+    assert not any("reference_solutions" in f or f.startswith("notebooks/homework/reference/") for f in files)
+    assert "notebooks/homework/tiers.json" in files
+    for needed in ("lecture_utils/grade.py", "pyproject.toml", "Makefile", "data/checkpoints/teacher.pt", "README.md"):
+        assert needed in files, needed
+    assert not any("__pycache__" in f for f in files)
+
+
+def _check_names():
+    return {n: getattr(exercises, n) for n in dir(exercises) if n.startswith("check_")}
+
+
+def test_every_student_exercise_fails_with_its_hint_and_every_solution_passes(student, capsys):
+    """Run each exercise cell on its own: in the student version its check raises the
+    NotImplementedError hint; in the solution version it passes."""
+    for path in notebook_paths():
+        relative = path.relative_to(HOMEWORK_DIR.parent)
+        pairs = zip(nbformat.read(path, as_version=4).cells,
+                    nbformat.read(student / "notebooks" / relative, as_version=4).cells)
+        for solution_cell, student_cell in pairs:
+            if BEGIN not in solution_cell.source or solution_cell.source.startswith("%%"):
+                continue
+            namespace = {"torch": torch, "nn": nn, "F": torch.nn.functional, "np": __import__("numpy"), **_check_names()}
+            exec(solution_cell.source, dict(namespace))
+            with pytest.raises(ExerciseError, match="NotImplementedError: replace it with your code"):
+                exec(student_cell.source, dict(namespace))
+    assert capsys.readouterr().out.count("✓") >= 2 * (len(notebook_paths()) - 1)
+
+
+def test_the_homework_handout_model_file_gets_its_hint(student, tmp_path):
+    cell = next(c for c in nbformat.read(student / "notebooks/homework/homework.ipynb", as_version=4).cells
+                if c.source.startswith("%%writefile my_model.py"))
+    (tmp_path / "my_model.py").write_text(cell.source.split("\n", 1)[1])
+    namespace = {}
+    exec((tmp_path / "my_model.py").read_text(), namespace)
+    with pytest.raises(ExerciseError, match="NotImplementedError"):
+        check_homework_model(namespace["build_model"])
+    with pytest.raises(SubmissionError, match="still raises NotImplementedError"):
+        grade(str(tmp_path / "my_model.py"), tmp_path / "none.pt")
+
+
+def test_readme_tier_table_matches_tiers_json():
+    readme = (HOMEWORK_DIR.parent.parent / "README.md").read_text()
+    tiers = load_tiers()
+    for name in TIER_NAMES:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {name} |"))
+        assert f"{100 * tiers['tiers'][name]:.2f}%" in row and f"{tiers['parameters'][name]:,}" in row, row
