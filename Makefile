@@ -9,15 +9,20 @@ ifdef LECTURE_DATA_DIR
 export LECTURE_DATA_DIR := $(abspath $(LECTURE_DATA_DIR))
 endif
 
-.PHONY: lab test checkpoints notebooks bench bench-write help
+.PHONY: lab test test-browser screenshots handouts checkpoints notebooks bench bench-write student grade help
 
 help:
 	@echo "make lab          create .venv if needed, install, open JupyterLab on notebooks/"
-	@echo "make test         unit tests and nbval over every notebook"
-	@echo "make checkpoints  retrain the committed teacher checkpoints (deterministic, minutes on a CPU)"
+	@echo "make test         unit tests, nbval over every notebook, and the sliders in a real browser (skipped without Chromium)"
+	@echo "make test-browser only the browser tests, failing (not skipping) when Chromium is missing"
+	@echo "make screenshots  the browser tests, then copy their slider screenshots into docs/ for the README"
+	@echo "make handouts     every notebook as HTML, with an index page, in build/handouts/"
+	@echo "make checkpoints  retrain the committed teachers and the homework's reference solutions (minutes on a CPU)"
 	@echo "make notebooks    execute every notebook in a fresh kernel and save it with its outputs"
 	@echo "make bench        notebook wall times and slider latencies against their budgets"
 	@echo "make bench-write  the same, and store the table in benchmarks/README.md"
+	@echo "make student      write the student version (solutions stubbed, outputs cleared) into build/student/"
+	@echo "make grade        grade the homework: MODEL=notebooks/homework/my_model.py WEIGHTS=notebooks/homework/my_weights.pt"
 
 # The environment: made once, reinstalled only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -35,10 +40,30 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(ROOT_ARG) $(LAB_ARGS) notebooks/
 
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+	$(PY) -m pytest -rs tests notebooks --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+
+test-browser: $(STAMP)
+	LECTURE_REQUIRE_BROWSER=1 $(PY) -m pytest -rs tests/browser
+
+# The README's pictures: made by the browser tests, shrunk to small PNGs.
+SHOTS := 01_knowledge_distillation 06_weight_clustering 10_dynamic_computation
+screenshots: test-browser
+	$(PY) -m lecture_utils.screenshots $(SHOTS)
+
+handouts: $(STAMP)
+	$(PY) -m lecture_utils.handouts
 
 checkpoints: $(STAMP)
 	$(PY) -m lecture_utils.teachers
+	$(PY) notebooks/homework/reference_solutions.py
+
+student: $(STAMP)
+	$(PY) -m lecture_utils.student
+
+MODEL   ?= notebooks/homework/my_model.py
+WEIGHTS ?= notebooks/homework/my_weights.pt
+grade: $(STAMP)
+	$(PY) -m lecture_utils.grade $(MODEL) $(WEIGHTS)
 
 notebooks: $(STAMP)
 	$(PY) -m lecture_utils.notebooks
