@@ -133,10 +133,11 @@ def measure(model_spec: str, weights, budget: int = BUDGET) -> Grade:
     return Grade(parameters, budget, result.errors, result.accuracy, None)
 
 
-def grade(model_spec: str, weights, budget: int = BUDGET) -> Grade:
-    """``measure``, then the best tier whose reference accuracy the submission reaches."""
+def grade(model_spec: str, weights, budget: int = BUDGET, tiers: dict | None = None) -> Grade:
+    """``measure``, then the best tier whose reference accuracy the submission reaches
+    (``tiers``: ``{name: accuracy}``, read from tiers.json when not given)."""
     g = measure(model_spec, weights, budget)
-    tiers = load_tiers()["tiers"]
+    tiers = load_tiers()["tiers"] if tiers is None else tiers
     reached = [name for name in TIER_NAMES if g.accuracy >= tiers[name]]
     g.tier = reached[-1] if reached else None
     return g
@@ -148,12 +149,12 @@ def main(argv=None) -> int:
     parser.add_argument("model", help="the .py file defining build_model() (or file.py:function)")
     parser.add_argument("weights", help="the state dict saved with torch.save(model.state_dict(), path)")
     args = parser.parse_args(argv)
+    tiers = load_tiers()["tiers"]
     try:
-        g = grade(args.model, args.weights)
+        g = grade(args.model, args.weights, tiers=tiers)
     except SubmissionError as exc:
         print(f"not graded: {exc}", file=sys.stderr)
         return exc.status
-    tiers = load_tiers()["tiers"]
     print(f"parameters:    {g.parameters:,} of {g.budget:,} allowed")
     print(f"test accuracy: {100 * g.accuracy:.2f}% ({g.errors} errors of 10,000)")
     print("tiers (test accuracy of the reference solutions): " + ", ".join(

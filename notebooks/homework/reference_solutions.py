@@ -18,13 +18,11 @@ notebooks/homework/reference/medium.pt``.
 """
 from __future__ import annotations
 
-import io
 import json
 import sys
 import time
 from pathlib import Path
 
-import torch
 from torch import nn
 
 HERE = Path(__file__).resolve().parent
@@ -76,6 +74,7 @@ def weights_path(name: str) -> Path:
 
 def main() -> None:
     from lecture_utils.config import seed_everything
+    from lecture_utils.compression import save_state_dict
     from lecture_utils.files import atomic_write_bytes
     from lecture_utils.grade import measure
     from lecture_utils.homework import BUDGET, TIERS_PATH, train_submission
@@ -89,9 +88,7 @@ def main() -> None:
         model = builder()
         train_submission(model, teacher if distilled else None, epochs=EPOCHS[name], seed=0,
                          **(DISTILLATION if distilled else {}))
-        buffer = io.BytesIO()
-        torch.save(model.cpu().state_dict(), buffer)
-        atomic_write_bytes(weights_path(name), buffer.getvalue())
+        save_state_dict(weights_path(name), model.cpu())
         measured[name] = measure(f"{__file__}:{builder.__name__}", weights_path(name))
         print(f"{name}: {measured[name].parameters:,} parameters, test accuracy {100 * measured[name].accuracy:.2f}% "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
