@@ -48,17 +48,17 @@ test-browser: $(STAMP)
 # The README's pictures: made by the browser tests, shrunk to small PNGs.
 SHOTS := 01_knowledge_distillation 06_weight_clustering 10_dynamic_computation
 screenshots: test-browser
-	$(PY) -m lecture_utils.screenshots $(SHOTS)
+	$(PY) -m tools.screenshots $(SHOTS)
 
 handouts: $(STAMP)
-	$(PY) -m lecture_utils.handouts
+	$(PY) -m tools.handouts
 
 checkpoints: $(STAMP)
-	$(PY) -m lecture_utils.teachers
+	$(PY) -m lecture_utils.pretrained
 	$(PY) notebooks/homework/reference_solutions.py
 
 student: $(STAMP)
-	$(PY) -m lecture_utils.student
+	$(PY) -m tools.student
 
 MODEL   ?= notebooks/homework/my_model.py
 WEIGHTS ?= notebooks/homework/my_weights.pt
@@ -66,7 +66,7 @@ grade: $(STAMP)
 	$(PY) -m lecture_utils.grade $(MODEL) $(WEIGHTS)
 
 notebooks: $(STAMP)
-	$(PY) -m lecture_utils.notebooks
+	$(PY) -m tools.notebooks
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -20,7 +20,7 @@ import torch
 
 from lecture_utils.config import get_profile, pick_device
 from lecture_utils.files import atomic_write_bytes
-from lecture_utils.notebooks import NOTEBOOK_DIR, execute, notebook_paths
+from tools.notebooks import NOTEBOOK_DIR, execute, notebook_paths
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK_BUDGET_S = 90.0
@@ -29,7 +29,7 @@ MOVES = 25
 
 def _temperature_slider():
     from lecture_utils import load_mnist, predict_logits
-    from lecture_utils.teachers import load_teacher
+    from lecture_utils.pretrained import load_teacher
     from lecture_utils.widgets import temperature_slider
 
     teacher, _ = load_teacher()
@@ -42,7 +42,7 @@ def _temperature_slider():
 def _lenet_slider(builder, values):
     def build():
         from lecture_utils import load_mnist
-        from lecture_utils.teachers import load_teacher
+        from lecture_utils.pretrained import load_teacher
 
         model, _ = load_teacher("lenet_300_100")
         x, y = load_mnist(train=False)

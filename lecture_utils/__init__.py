@@ -8,6 +8,7 @@ from .binary import binarize
 from .clustering import cluster_weights
 from .config import get_profile, pick_device, seed_everything
 from .data import balanced_subset, drop_digit, load_mnist, make_loader, train_val_split
+from .dynamic import EarlyExitNet, early_exit_predict
 from .distillation import distillation_loss, entropy, soft_target_loss, softmax_with_temperature
 from .ensembles import average_state_dicts, ensemble_probabilities
 from .huffman import huffman_code
@@ -20,6 +21,7 @@ __all__ = [
     "binarize", "cluster_weights", "huffman_code", "quantize_uniform",
     "get_profile", "pick_device", "seed_everything",
     "balanced_subset", "drop_digit", "load_mnist", "make_loader", "train_val_split",
+    "EarlyExitNet", "early_exit_predict",
     "distillation_loss", "entropy", "soft_target_loss", "softmax_with_temperature",
     "average_state_dicts", "ensemble_probabilities",
     "MLP", "SmallCNN", "build_model", "count_parameters",

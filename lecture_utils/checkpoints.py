@@ -13,11 +13,18 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .config import WEIGHTS_DIR, cache_dir
 from .files import atomic_write_bytes
 from .models import build_model
 
 FORMAT = 1
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+# The lecture profile's weights are committed inside the package; the full profile's are large and
+# rebuilt on demand, so they go to the (ignored) cache folder.
+CHECKPOINT_DIR = WEIGHTS_DIR
+
+
+def full_profile_dir() -> Path:
+    return cache_dir() / "checkpoints" / "full"
 
 
 class CheckpointError(ValueError):

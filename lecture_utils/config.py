@@ -1,4 +1,4 @@
-"""Profile, seed and device: decided here, in one place, for every notebook.
+"""The environment, read in this one module: profile, device, data folder and paths; and the seed.
 
 Two profiles, chosen with the environment variable ``LECTURE_PROFILE``:
 
@@ -9,12 +9,17 @@ Two profiles, chosen with the environment variable ``LECTURE_PROFILE``:
 
 The device is picked automatically (CUDA, then Apple's MPS, then the CPU) and
 can be forced with ``LECTURE_DEVICE=cpu``.
+
+MNIST is looked for in ``$LECTURE_DATA_DIR`` first, then in the checkout's ``data/`` (or,
+installed from a wheel with no checkout around it, a user cache folder), where it is
+downloaded if missing. Every ``LECTURE_*`` variable is read here and nowhere else.
 """
 from __future__ import annotations
 
 import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,12 +27,49 @@ import torch
 SEED = 0
 PROFILES = ("lecture", "full")
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The committed weights (teachers, LeNet-300-100) and the homework's measured tiers travel
+# inside the package, so a wheel installed on a hosted notebook service has them too.
+WEIGHTS_DIR = PACKAGE_DIR / "weights"
+
+
+def repository_root() -> Path | None:
+    """The checkout this package sits in (the folder with ``notebooks/`` and ``pyproject.toml``),
+    or None when it was installed from a wheel."""
+    root = PACKAGE_DIR.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
+
+
+def cache_dir() -> Path:
+    """Where downloads and rebuilt files go: the checkout's ``data/``, else a user cache folder
+    (``$XDG_CACHE_HOME/lecture_utils``, by default ``~/.cache/lecture_utils``)."""
+    root = repository_root()
+    if root is not None:
+        return root / "data"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "lecture_utils"
+
+
+def data_dirs() -> tuple[tuple[str, Path], ...]:
+    """The folders to look for ``MNIST/raw/`` in, in order, each with a label for messages."""
+    dirs = []
+    env = os.environ.get("LECTURE_DATA_DIR")
+    if env:
+        dirs.append(("$LECTURE_DATA_DIR", Path(env).expanduser().resolve()))
+    dirs.append(("data/" if repository_root() else "the cache folder", cache_dir()))
+    return tuple(dirs)
+
+
+def progress_bars_enabled() -> bool:
+    """False under ``TQDM_DISABLE=1`` (headless builds: a saved notebook must keep no dead bars)."""
+    return os.environ.get("TQDM_DISABLE", "") in ("", "0")
+
 
 @dataclass(frozen=True)
 class Profile:
     """Sizes that differ between the CPU-sized lecture run and the published settings.
 
-    (The teachers' recipes live in ``lecture_utils.teachers``, beside their checkpoints.)
+    (The teachers' recipes live in ``lecture_utils.pretrained``, beside their checkpoints.)
     """
 
     name: str

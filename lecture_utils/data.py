@@ -3,8 +3,12 @@
 ``load_mnist(train)`` looks, in this order, at
 
 1. ``$LECTURE_DATA_DIR/MNIST/raw/`` (torchvision's layout; CI points it at a read-only copy),
-2. ``data/MNIST/raw/`` in this repository (the download cache, ignored by git),
-3. torchvision's download into ``data/``.
+2. ``data/MNIST/raw/`` in this repository (the download cache, ignored by git), or a
+   user cache folder when the package was installed without a checkout,
+3. torchvision's download into that folder.
+
+(``lecture_utils.config`` decides the folders.) Where MNIST was found is remembered per
+list of folders, so pointing ``LECTURE_DATA_DIR`` elsewhere takes effect at the next call.
 
 Every file is checked against the official MD5 before it is used: a corrupt or
 truncated file stops with an error that names it and says what to do.
@@ -13,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,7 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from .config import data_dirs
+
 NUM_CLASSES = 10
 
 # The official files (torchvision's raw layout) and their MD5s, uncompressed and gzipped.
@@ -84,15 +88,6 @@ def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
     return body.reshape(dims)
 
 
-def _candidate_dirs() -> list[tuple[str, Path]]:
-    dirs = []
-    env = os.environ.get("LECTURE_DATA_DIR")
-    if env:
-        dirs.append(("$LECTURE_DATA_DIR", Path(env).expanduser()))
-    dirs.append(("data/", REPO_DATA_DIR))
-    return dirs
-
-
 def _download(root: Path) -> None:
     """torchvision's download of all four files into ``root/MNIST/raw``."""
     from torchvision.datasets import MNIST
@@ -102,27 +97,29 @@ def _download(root: Path) -> None:
 
 
 @lru_cache(maxsize=None)
-def _locate(train: bool) -> tuple[Path, Path]:
+def _locate(train: bool, dirs: tuple[tuple[str, Path], ...]) -> tuple[Path, Path]:
+    """The image and label files of one split, from the first folder in ``dirs`` that has both;
+    downloaded into the last folder (the cache) when none has them."""
     names = _split_files(train)
     looked = []
-    for label, root in _candidate_dirs():
+    for label, root in dirs:
         raw_dir = root / "MNIST" / "raw"
         found = [_find_file(raw_dir, n) for n in names]
         if all(found):
             return found[0], found[1]
         looked.append(f"{label} ({raw_dir.resolve()})")
     try:
-        _download(REPO_DATA_DIR)
+        _download(dirs[-1][1])
     except Exception as exc:  # offline, blocked, disk full...
         raise MNISTDataError(
             "MNIST was not found and could not be downloaded "
             f"({type(exc).__name__}: {exc}).\nLooked in: {'; '.join(looked)}.\n"
             "Either connect to the internet and run again (it is downloaded once into "
-            "data/MNIST/raw/), or copy the four official files (train-images-idx3-ubyte, "
+            f"{dirs[-1][1] / 'MNIST' / 'raw'}), or copy the four official files (train-images-idx3-ubyte, "
             "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain "
             "or .gz) into a folder DIR/MNIST/raw/ and set LECTURE_DATA_DIR=DIR."
         ) from exc
-    raw_dir = REPO_DATA_DIR / "MNIST" / "raw"
+    raw_dir = dirs[-1][1] / "MNIST" / "raw"
     found = [_find_file(raw_dir, n) for n in names]
     if not all(found):
         raise MNISTDataError(f"The download finished but {raw_dir} lacks {names}.")
@@ -130,8 +127,7 @@ def _locate(train: bool) -> tuple[Path, Path]:
 
 
 @lru_cache(maxsize=None)
-def _load(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    image_path, label_path = _locate(train)
+def _load(image_path: Path, label_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     images = _parse_idx(_verified_bytes(image_path), image_path)
     labels = _parse_idx(_verified_bytes(label_path), label_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
@@ -147,13 +143,13 @@ def load_mnist(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     ``train=True`` gives the 60,000 training images, ``False`` the 10,000 test images.
     Loaded once per process; each call returns fresh copies, so callers may modify them.
     """
-    x, y = _load(bool(train))
+    x, y = _load(*_locate(bool(train), data_dirs()))
     return x.clone(), y.clone()
 
 
 def data_source() -> str:
     """One line saying which data the notebooks run on (printed by every setup cell)."""
-    image_path, _ = _locate(True)
+    image_path, _ = _locate(True, data_dirs())
     return f"official MNIST (60,000 train / 10,000 test, MD5-checked) from {image_path.parent}"
 
 

@@ -247,7 +247,7 @@ def check_logit_matching_loss(fn) -> None:
 
 def check_hidden_activations(fn) -> None:
     """Exercise (notebook 04): ``fn(mlp, images)`` returns ``(logits, [each hidden layer's output after its ReLU])``."""
-    from .hints import hidden_activations
+    from .fitnets import hidden_activations
     from .models import MLP
 
     name = "hidden activations"
@@ -526,7 +526,7 @@ def check_first_confident_exit(fn) -> None:
 def check_gaps_with_escape(fn) -> None:
     """Exercise (notebook 11): ``fn(positions, max_gap)``: the relative positions of the non-zero
     weights, a gap of ``max_gap`` or more spelled with ``max_gap`` escape symbols."""
-    from .compression import gaps_with_escape
+    from .deep_compression import gaps_with_escape
 
     name = "relative positions (gaps)"
     cases = [([0, 1, 2], 8), ([3, 4, 9], 8), ([2, 20], 8), ([16], 8), ([0, 17, 18], 4)]

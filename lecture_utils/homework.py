@@ -14,7 +14,7 @@ The three tiers are the test accuracies of three reference solutions, trained by
 
 Their code lives with the solution version of the homework
 (``notebooks/homework/reference_solutions.py``); the measured tiers in
-``notebooks/homework/tiers.json`` travel with the student version.
+``lecture_utils/weights/homework_tiers.json`` travel with the student version.
 """
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ from pathlib import Path
 import torch.nn.functional as F
 from torch import nn
 
+from .config import WEIGHTS_DIR
 from .data import load_mnist, make_loader
 from .distillation import distillation_loss
 from .training import History, fit, predict_logits
 
 BUDGET = 5_000
 TIER_NAMES = ("simple", "medium", "strong")
-HOMEWORK_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "homework"
-TIERS_PATH = HOMEWORK_DIR / "tiers.json"
+TIERS_PATH = WEIGHTS_DIR / "homework_tiers.json"  # package data: it travels with the student version and the wheel
 
 
 def load_tiers(path: Path = TIERS_PATH) -> dict:

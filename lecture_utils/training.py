@@ -7,7 +7,6 @@ and the loss is ``loss_fn(model(inputs), *targets)``.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -17,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import pick_device
+from .config import pick_device, progress_bars_enabled
 from .data import NUM_CLASSES
 
 
@@ -31,7 +30,9 @@ class History:
     extras: list = field(default_factory=list)
 
     def __str__(self) -> str:
-        return f"{self.name}: {len(self.losses)} epochs in {self.seconds:.1f} s, final training loss {self.losses[-1]:.4f}"
+        # No wall time here: it changes from run to run and would change the committed notebooks.
+        # The progress bar shows it to whoever watches; ``history.seconds`` keeps it.
+        return f"{self.name}: {len(self.losses)} epochs, final training loss {self.losses[-1]:.4f}"
 
 
 def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -97,7 +98,7 @@ def fit(
     start = time.perf_counter()
     # A bar that closes itself when done (leave=False). TQDM_DISABLE=1 turns bars off (tqdm's
     # notebook bar ignores that variable, so it is read here): headless runs save no dead widgets.
-    quiet = not verbose or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
+    quiet = not verbose or not progress_bars_enabled()
     for epoch in tqdm(range(epochs), desc=name, leave=False, disable=quiet):
         model.train()
         if hasattr(getattr(loader, "sampler", None), "set_epoch"):

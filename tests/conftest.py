@@ -17,12 +17,9 @@ def _offline_data():
 
 
 @pytest.fixture
-def fresh_data_cache():
-    """Forget where MNIST was found, before and after a test that moves it."""
+def data_module():
+    """lecture_utils.data; where it finds MNIST is remembered per list of folders, so a test that
+    points LECTURE_DATA_DIR elsewhere needs no cache clearing."""
     from lecture_utils import data
 
-    data._locate.cache_clear()
-    data._load.cache_clear()
-    yield data
-    data._locate.cache_clear()
-    data._load.cache_clear()
+    return data

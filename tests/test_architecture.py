@@ -81,7 +81,7 @@ def test_conv_count_sliders_show_the_helper_values():
 
 def test_rank_slider_shows_the_factorized_network():
     from lecture_utils import evaluate, load_mnist
-    from lecture_utils.teachers import load_teacher
+    from lecture_utils.pretrained import load_teacher
     from lecture_utils.widgets import RankSlider
 
     model, _ = load_teacher("lenet_300_100", "lecture", train_if_missing=False)

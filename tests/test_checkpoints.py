@@ -6,7 +6,7 @@ import torch
 
 from lecture_utils import MLP, evaluate, load_mnist
 from lecture_utils.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, save_checkpoint
-from lecture_utils.teachers import TEACHERS, load_teacher, teacher_path
+from lecture_utils.pretrained import TEACHERS, load_teacher, teacher_path
 
 CONFIG = {"model": {"arch": "mlp", "hidden": [8]}, "epochs": 1}
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from lecture_utils.architecture import low_rank_factorize
 from lecture_utils.clustering import cluster_model
-from lecture_utils.compression import (CompressedFileError, gaps_with_escape, kept_fraction, load_compressed,
+from lecture_utils.deep_compression import (CompressedFileError, gaps_with_escape, kept_fraction, load_compressed,
                                        make_pruning_permanent, positions_from_gaps, prune_to, save_compressed)
 from lecture_utils.exercises import ExerciseError, check_canonical_code, check_gaps_with_escape
 from lecture_utils.huffman import average_code_length, canonical_code, huffman_code, kraft_sum

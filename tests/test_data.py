@@ -5,6 +5,7 @@ import urllib.error
 import pytest
 import torch
 
+from lecture_utils import config
 from lecture_utils.data import (MNISTDataError, balanced_subset, drop_digit, load_mnist, make_loader,
                                 train_val_split)
 
@@ -43,7 +44,7 @@ def _src():
     return __import__("pathlib").Path(os.environ["LECTURE_DATA_DIR"])
 
 
-def test_gz_files_alone_are_enough(tmp_path, monkeypatch, fresh_data_cache):
+def test_gz_files_alone_are_enough(tmp_path, monkeypatch, data_module):
     _copy_raw(_src(), tmp_path, gz=True)
     monkeypatch.setenv("LECTURE_DATA_DIR", str(tmp_path))
     x, y = load_mnist(False)
@@ -51,7 +52,7 @@ def test_gz_files_alone_are_enough(tmp_path, monkeypatch, fresh_data_cache):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
-def test_corrupt_file_is_named(tmp_path, monkeypatch, fresh_data_cache, damage):
+def test_corrupt_file_is_named(tmp_path, monkeypatch, data_module, damage):
     raw = _copy_raw(_src(), tmp_path, gz=True)
     bad = raw / "t10k-labels-idx1-ubyte.gz"
     data = bad.read_bytes()
@@ -61,14 +62,14 @@ def test_corrupt_file_is_named(tmp_path, monkeypatch, fresh_data_cache, damage):
         load_mnist(False)
 
 
-def test_nothing_found_and_offline_gives_one_clear_message(tmp_path, monkeypatch, fresh_data_cache):
+def test_nothing_found_and_offline_gives_one_clear_message(tmp_path, monkeypatch, data_module):
     monkeypatch.setenv("LECTURE_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr(fresh_data_cache, "REPO_DATA_DIR", tmp_path / "repo_data")
+    monkeypatch.setattr(config, "cache_dir", lambda: tmp_path / "cache")
 
     def offline(root):
         raise urllib.error.URLError("no internet")
 
-    monkeypatch.setattr(fresh_data_cache, "_download", offline)
+    monkeypatch.setattr(data_module, "_download", offline)
     with pytest.raises(MNISTDataError, match=r"(?s)not found and could not be downloaded.*LECTURE_DATA_DIR"):
         load_mnist(True)
 

@@ -5,7 +5,7 @@ from torch import nn
 from lecture_utils import MLP, distillation_loss
 from lecture_utils.distillation import best_bias_shift, logit_matching_loss, shift_class_bias, soft_target_loss
 from lecture_utils.ensembles import average_state_dicts, ensemble_probabilities, majority_vote
-from lecture_utils.hints import HintStudent, hidden_activations, hint_distillation_loss, teacher_hints
+from lecture_utils.fitnets import HintStudent, hidden_activations, hint_distillation_loss, teacher_hints
 
 
 class Constant(nn.Module):

@@ -64,7 +64,7 @@ from lecture_utils.ensembles import average_state_dicts  # noqa: E402
 from lecture_utils.exercises import (check_average_state_dicts, check_best_bias_shift, check_drop_digit,  # noqa: E402
                                      check_ensemble_probabilities, check_hidden_activations,
                                      check_logit_matching_loss)
-from lecture_utils.hints import hidden_activations  # noqa: E402
+from lecture_utils.fitnets import hidden_activations  # noqa: E402
 from lecture_utils import drop_digit  # noqa: E402
 
 

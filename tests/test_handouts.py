@@ -4,9 +4,9 @@ import io
 import nbformat
 from PIL import Image
 
-from lecture_utils.handouts import title, write_handouts
-from lecture_utils.notebooks import NOTEBOOK_DIR, claims_covered, notebook_paths
-from lecture_utils.screenshots import shrink
+from tools.handouts import title, write_handouts
+from tools.notebooks import NOTEBOOK_DIR, claims_covered, notebook_paths
+from tools.screenshots import shrink
 
 
 def test_handouts_have_every_notebook_and_an_index(tmp_path):

@@ -13,10 +13,13 @@ from torch import nn
 from lecture_utils import exercises
 from lecture_utils.exercises import ExerciseError, check_homework_model, check_parameter_count
 from lecture_utils.grade import NOT_GRADED, OVER_BUDGET, SubmissionError, grade, main, measure
-from lecture_utils.homework import BUDGET, HOMEWORK_DIR, TIER_NAMES, load_tiers
+from lecture_utils.homework import BUDGET, TIER_NAMES, load_tiers
+from tools.notebooks import NOTEBOOK_DIR
+
+HOMEWORK_DIR = NOTEBOOK_DIR / "homework"
 from lecture_utils.models import count_parameters
-from lecture_utils.notebooks import notebook_paths
-from lecture_utils.student import BEGIN, END, strip_solutions, write_student_version
+from tools.notebooks import notebook_paths
+from tools.student import BEGIN, END, strip_solutions, write_student_version
 
 REFERENCES = HOMEWORK_DIR / "reference_solutions.py"
 TINY = """
@@ -220,8 +223,8 @@ def test_student_version_has_every_notebook_without_outputs_or_solutions(student
 def test_teachers_only_files_stay_out_and_support_files_go_in(student):
     files = _files(student)
     assert not any("reference_solutions" in f or f.startswith("notebooks/homework/reference/") for f in files)
-    assert "notebooks/homework/tiers.json" in files
-    for needed in ("lecture_utils/grade.py", "pyproject.toml", "Makefile", "data/checkpoints/teacher.pt", "README.md"):
+    assert "lecture_utils/weights/homework_tiers.json" in files
+    for needed in ("lecture_utils/grade.py", "pyproject.toml", "Makefile", "lecture_utils/weights/teacher.pt", "README.md"):
         assert needed in files, needed
     assert not any("__pycache__" in f for f in files)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lecture_utils.notebooks import NOTEBOOK_DIR, claims_covered, notebook_paths
+from tools.notebooks import NOTEBOOK_DIR, claims_covered, notebook_paths
 
 REPO = NOTEBOOK_DIR.parent
 CLAIMS = REPO.parent / "shared" / "lecture" / "CLAIMS.md"

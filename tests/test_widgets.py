@@ -38,7 +38,7 @@ def test_slider_answers_quickly_enough_to_drive():
 
 def _lenet_and_images():
     from lecture_utils import load_mnist
-    from lecture_utils.teachers import load_teacher
+    from lecture_utils.pretrained import load_teacher
 
     model, _ = load_teacher("lenet_300_100", "lecture", train_if_missing=False)
     x, y = load_mnist(train=False)

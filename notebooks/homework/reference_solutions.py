@@ -74,11 +74,11 @@ def weights_path(name: str) -> Path:
 
 def main() -> None:
     from lecture_utils.config import seed_everything
-    from lecture_utils.compression import save_state_dict
+    from lecture_utils.deep_compression import save_state_dict
     from lecture_utils.files import atomic_write_bytes
     from lecture_utils.grade import measure
     from lecture_utils.homework import BUDGET, TIERS_PATH, train_submission
-    from lecture_utils.teachers import load_teacher
+    from lecture_utils.pretrained import load_teacher
 
     teacher, _ = load_teacher("teacher", "lecture")
     measured = {}

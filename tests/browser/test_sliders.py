@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lecture_utils.notebooks import NOTEBOOK_DIR
+from tools.notebooks import NOTEBOOK_DIR
 
 from .jupyter import CHROMIUM, CHROMIUM_ARGS, JupyterLab, browser_missing, run_in_kernel
 

@@ -1,6 +1,8 @@
-"""The teachers, trained once by ``make checkpoints`` and committed under data/checkpoints/.
+"""The pretrained networks: the teachers of the distillation notebooks, and LeNet-300-100 (the
+network Deep Compression compressed), trained once by ``make checkpoints`` and committed inside
+the package (``lecture_utils/weights/``).
 
-``python -m lecture_utils.teachers`` retrains them (deterministic on a CPU). Each
+``python -m lecture_utils.pretrained`` retrains them (deterministic on a CPU). Each
 recipe below is the checkpoint's configuration: change it and the old checkpoint
 is refused until it is rebuilt.
 """
@@ -12,7 +14,7 @@ import time
 
 import torch.nn.functional as F
 
-from .checkpoints import CHECKPOINT_DIR, load_checkpoint, save_checkpoint
+from .checkpoints import CHECKPOINT_DIR, full_profile_dir, load_checkpoint, save_checkpoint
 from .config import get_profile, seed_everything
 from .data import load_mnist, make_loader
 from .models import build_model, count_parameters
@@ -60,8 +62,7 @@ TEACHERS = {
 
 
 def teacher_path(name: str, profile: str) -> Path:
-    # Full-profile weights are large and rebuilt on demand, so they live in an ignored folder.
-    folder = CHECKPOINT_DIR if profile == "lecture" else CHECKPOINT_DIR / "full"
+    folder = CHECKPOINT_DIR if profile == "lecture" else full_profile_dir()
     return folder / f"{name}.pt"
 
 

@@ -1,4 +1,4 @@
-"""The student version of the lecture: ``make student`` (``python -m lecture_utils.student``).
+"""The student version of the lecture: ``make student`` (``python -m tools.student``).
 
 Writes into ``build/student/`` a copy that runs on its own (``make lab`` there), in which every
 notebook has each region between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` replaced by
@@ -26,7 +26,7 @@ DEFAULT_OUT = REPO / "build" / "student"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError"
 # Copied as they are: what a student needs to run the notebooks.
-SUPPORT = ["lecture_utils", "data/checkpoints", "pyproject.toml", "environment.yml", "Makefile", ".gitignore"]
+SUPPORT = ["lecture_utils", "pyproject.toml", "environment.yml", "Makefile", ".gitignore"]
 # Never handed out: the homework's reference solutions and their trained weights.
 TEACHERS_ONLY = ["homework/reference_solutions.py", "homework/reference"]
 

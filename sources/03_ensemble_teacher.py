@@ -1,0 +1,226 @@
+# %% [markdown]
+# # 03 · An ensemble as the teacher
+#
+# Covers: C6, C12
+#
+# The lecture: the teacher need not be one network. Train many models and average their outputs (or let them vote):
+# ensembles win competitions, but 1000 models cost 1000 forward passes, which no phone can afford. Distil the ensemble
+# into one student and deploy only the student. A student asked: can an ensemble average *parameters* instead of
+# outputs? Sometimes, as in checkpoint averaging for machine translation; we try both kinds here.
+#
+# Expected run time: about 50 s on a laptop CPU (most of it training the ensemble).
+
+# %%
+# %matplotlib inline
+from lecture_utils.config import setup_notebook
+
+setup = setup_notebook()  # seed, profile (LECTURE_PROFILE), device, and which data
+P = setup.profile
+
+# %%
+import copy
+import functools
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from lecture_utils import (MLP, balanced_subset, count_parameters, distillation_loss, evaluate, fit, load_mnist,
+                           make_loader, predict_logits, seed_everything)
+from lecture_utils.ensembles import average_state_dicts, ensemble_probabilities, majority_vote
+from lecture_utils.exercises import check_average_state_dicts, check_ensemble_probabilities
+
+# %% [markdown]
+# ## Train the members
+#
+# Each member has the same architecture and data but its own seed (its own starting weights and data order). We keep
+# the first member's weights at the end of every epoch, for checkpoint averaging later. Expected run time: about 30 s.
+
+# %%
+x_train, y_train = load_mnist(train=True)
+x_test, y_test = load_mnist(train=False)
+
+
+def snapshot(epoch, model):
+    return copy.deepcopy(model.state_dict())
+
+
+members, snapshots = [], None
+for seed in range(P.ensemble_size):
+    seed_everything(seed)
+    member = MLP(hidden=P.member_hidden)
+    history = fit(member, make_loader(x_train, y_train, seed=seed), F.cross_entropy, epochs=P.member_epochs,
+                  lr=P.student_lr, seed=seed, name=f"member {seed}", on_epoch_end=snapshot if seed == 0 else None)
+    if seed == 0:
+        snapshots = history.extras
+    members.append(member)
+
+# %% [markdown]
+# ## Averaging and voting: accuracy against the number of members, and the cost
+#
+# *Averaging* takes the mean of the members' probability vectors; *voting* lets each member vote for its top class.
+
+# %%
+member_probs = torch.stack([torch.softmax(predict_logits(m, x_test), dim=1) for m in members])
+single, averaged, voted = [], [], []
+for n in range(1, len(members) + 1):
+    single.append(int((member_probs[n - 1].argmax(1) != y_test).sum()))
+    averaged.append(int((ensemble_probabilities(members[:n], x_test).argmax(1) != y_test).sum()))
+    voted.append(int((majority_vote(members[:n], x_test) != y_test).sum()))
+
+params_one = count_parameters(members[0])
+seconds = []  # CPU time to classify the 10,000 test images: the best of 5 runs
+for n in range(1, len(members) + 1):
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        ensemble_probabilities(members[:n], x_test)
+        runs.append(time.perf_counter() - start)
+    seconds.append(min(runs))
+
+sizes = range(1, len(members) + 1)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
+ax1.plot(sizes, single, "o:", color="gray", label="member n alone")
+ax1.plot(sizes, averaged, "o-", label="average of n members")
+ax1.plot(sizes, voted, "s--", label="vote of n members")
+ax1.set_xlabel("members n")
+ax1.set_ylabel("test errors")
+ax1.legend()
+ax2.plot(sizes, [1000 * s for s in seconds], "o-")
+ax2.set_xlabel("members n")
+ax2.set_ylabel("ms for 10,000 images (CPU)")
+plt.show()
+print(f"{'n':>2} {'averaged':>9} {'voted':>6} {'forward passes':>15} {'parameters':>11} {'ms / 10,000 images':>19}")
+for n in sizes:
+    print(f"{n:>2} {averaged[n - 1]:>9} {voted[n - 1]:>6} {n:>15} {n * params_one:>11,} {1000 * seconds[n - 1]:>19.1f}")
+assert averaged[-1] < min(single)  # the ensemble beats every one of its members
+
+
+# %% [markdown]
+# The ensemble makes fewer errors than any single member, and each member added costs one more forward pass and one
+# more set of parameters: this is why ensembles win competitions and are rarely deployed.
+#
+# ### Exercise 1 · Average the members' outputs
+#
+# Write `my_ensemble_probabilities(logits_list)`: given each member's logits (a list of `(batch, classes)` tensors),
+# return the ensemble's probabilities, the mean over members of each member's softmax.
+
+# %%
+def my_ensemble_probabilities(logits_list):
+    ### BEGIN SOLUTION
+    return torch.stack([torch.softmax(z, dim=1) for z in logits_list]).mean(dim=0)
+    ### END SOLUTION
+
+
+check_ensemble_probabilities(my_ensemble_probabilities)
+
+# %% [markdown]
+# ## Distil the ensemble into one student
+#
+# The same small student (the 784-30-30-10 MLP of notebook 01, same seed, data and epochs) three times: on the labels,
+# distilled from one member, and distilled from the whole ensemble. The ensemble's "logits" are the logarithms of its
+# averaged probabilities (a softmax of them gives back those probabilities). Expected run time: about 15 s.
+
+# %%
+x_transfer, y_transfer = balanced_subset(x_train, y_train, P.transfer_size, seed=setup.seed)
+teachers = {
+    "one member": predict_logits(members[0], x_transfer),
+    f"ensemble of {len(members)}": ensemble_probabilities(members, x_transfer).clamp_min(1e-12).log(),
+}
+kd_loss = functools.partial(distillation_loss, temperature=P.distill_temperature, alpha=P.distill_alpha)
+
+
+def make_student():
+    seed_everything(setup.seed)
+    return MLP(hidden=P.student_hidden)
+
+
+students = {}
+student = make_student()
+fit(student, make_loader(x_transfer, y_transfer, seed=setup.seed), F.cross_entropy, epochs=P.student_epochs,
+    lr=P.student_lr, name="student on labels")
+students["labels"] = evaluate(student, x_test, y_test)
+for name, teacher_logits in teachers.items():
+    student = make_student()
+    fit(student, make_loader(x_transfer, teacher_logits, y_transfer, seed=setup.seed), kd_loss,
+        epochs=P.student_epochs, lr=P.student_lr, name=f"student from {name}")
+    students[name] = evaluate(student, x_test, y_test)
+
+# %%
+teacher_errors = {"labels": "", "one member": single[0], f"ensemble of {len(members)}": averaged[-1]}
+teacher_params = {"labels": "", "one member": f"{params_one:,}", f"ensemble of {len(members)}": f"{len(members) * params_one:,}"}
+print(f"{'student learns from':22} {'teacher errors':>15} {'teacher params':>15} {'student params':>15} {'student errors':>15}")
+for name, result in students.items():
+    print(f"{name:22} {teacher_errors[name]:>15} {teacher_params[name]:>15} {count_parameters(make_student()):>15,} {result.errors:>15}")
+
+
+# %% [markdown]
+# The student keeps one network's cost and takes part of the ensemble's advantage with it; what it gains over the
+# one-member teacher depends on how much better the ensemble is than one member (compare the teacher errors).
+#
+# ## C12 · Averaging parameters instead of outputs
+#
+# **Along one training run** (checkpoint averaging, as done in machine translation): the weights saved at the end of
+# the last epochs of member 0 are averaged into one network. Nearby points of one run lie in the same basin, so the
+# average is still a good network.
+
+# %%
+def network_with(state_dict):
+    net = MLP(hidden=P.member_hidden)
+    net.load_state_dict(state_dict)
+    return net
+
+
+last = evaluate(members[0], x_test, y_test).errors
+for k in range(2, len(snapshots) + 1):
+    averaged_run = evaluate(network_with(average_state_dicts(snapshots[-k:])), x_test, y_test).errors
+    print(f"average of the last {k} epoch checkpoints of member 0: {averaged_run} test errors (last checkpoint alone: {last})")
+
+# %% [markdown]
+# On MNIST with a few epochs the change is small and not always an improvement: checkpoint averaging pays off most with
+# long runs and noisy updates. **Across independently trained models** it fails:
+
+# %%
+averaged_members = network_with(average_state_dicts([m.state_dict() for m in members]))
+independent = evaluate(averaged_members, x_test, y_test)
+print(f"weights of the {len(members)} members averaged: test {independent} "
+      f"(their outputs averaged: {averaged[-1]} errors)")
+assert independent.errors > 5 * averaged[-1]
+
+# %% [markdown]
+# Why: the hidden units of a network can be put in any order without changing what it computes. Two independently
+# trained networks learn similar units in different orders, so averaging their weights averages unrelated units.
+# Here is the same network with its hidden units shuffled: identical outputs, different weights, and averaging it
+# with itself-before-the-shuffle ruins it.
+
+# %%
+net = members[0]
+perm = torch.randperm(P.member_hidden[0], generator=torch.Generator().manual_seed(0))
+shuffled = copy.deepcopy(net)
+first, second = shuffled[1], shuffled[3]  # Linear(784, h) and Linear(h, ...) around the first ReLU
+with torch.no_grad():
+    first.weight.copy_(first.weight[perm])
+    first.bias.copy_(first.bias[perm])
+    second.weight.copy_(second.weight[:, perm])
+same_outputs = torch.allclose(predict_logits(net, x_test), predict_logits(shuffled, x_test), atol=1e-4)
+mix = evaluate(network_with(average_state_dicts([net.state_dict(), shuffled.state_dict()])), x_test, y_test)
+print(f"shuffled network gives the same outputs: {same_outputs}; "
+      f"its weights averaged with the original's: test {mix}")
+assert same_outputs
+
+
+# %% [markdown]
+# ### Exercise 2 · Average parameters
+#
+# Write `my_average_state_dicts(state_dicts)`: return a dict with the same keys whose tensors are the element-wise
+# mean of the corresponding tensors.
+
+# %%
+def my_average_state_dicts(state_dicts):
+    ### BEGIN SOLUTION
+    return {key: torch.stack([sd[key] for sd in state_dicts]).mean(dim=0) for key in state_dicts[0]}
+    ### END SOLUTION
+
+
+check_average_state_dicts(my_average_state_dicts)

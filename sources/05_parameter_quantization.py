@@ -1,0 +1,215 @@
+# %% [markdown]
+# # 05 · Parameter quantization: fewer bits per weight
+#
+# Covers: C13, C18, C20
+#
+# The lecture: 32 or 64 bits per parameter are rarely needed; store each one in 16, 8, 6 bits or fewer. Halving the
+# bits halves the size, accuracy barely drops, and sometimes it is even slightly better. How far to go is the
+# application's decision (C18). And because the course homework limits the *number* of parameters, not bytes,
+# quantization does not help there (C20).
+#
+# We quantize a trained LeNet-300-100 (the network Deep Compression used on MNIST) and measure, for every bit width,
+# the stored size in bytes (the codes really packed into bytes and counted) and the test accuracy.
+# Expected run time: about 20 s on a laptop CPU.
+
+# %%
+# %matplotlib inline
+from lecture_utils.config import setup_notebook
+
+setup = setup_notebook()  # seed, profile (LECTURE_PROFILE), device, and which data
+P = setup.profile
+
+# %%
+import io
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+from lecture_utils import count_parameters, evaluate, load_mnist
+from lecture_utils.exercises import check_pack_bits, check_quantize_uniform
+from lecture_utils.quantization import (model_in_dtype, quantization_params, quantize_model, quantize_uniform,
+                                        quantized_model_bytes, state_dict_bytes)
+from lecture_utils.pretrained import load_teacher
+from lecture_utils.widgets import bits_slider
+
+x_test, y_test = load_mnist(train=False)
+model, _ = load_teacher("lenet_300_100")
+float_bytes = state_dict_bytes(model)
+float_accuracy = evaluate(model, x_test, y_test).accuracy
+print(f"LeNet-300-100: {count_parameters(model):,} parameters, {float_bytes:,} bytes in float32, "
+      f"test accuracy {100 * float_accuracy:.2f}%")
+
+# %% [markdown]
+# ## Uniform quantization
+#
+# With $b$ bits a weight can take $2^b$ values, evenly spaced over the layer's range (which is widened to include 0,
+# so that 0 stays exactly 0):
+#
+# $$\text{scale} = \frac{\max - \min}{2^b - 1}, \quad \text{code} = \text{round}(w / \text{scale}) + \text{zero point}, \quad w' = (\text{code} - \text{zero point}) \cdot \text{scale}$$
+#
+# Each weight moves by at most half a step. The same formula is PyTorch's `torch.fake_quantize_per_tensor_affine`
+# (our tests compare the two). *Per output channel* gives every row of a weight matrix its own scale.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+w = torch.tensor([-0.4, -0.1, 0.0, 0.25, 0.3, 0.9])
+for bits in (1, 2, 3):
+    scale, zero_point = quantization_params(w, bits)
+    print(f"{bits} bit(s): scale {scale.item():.4f}, levels {2**bits}: {[round(v, 3) for v in quantize_uniform(w, bits).tolist()]}")
+
+
+# %% [markdown]
+# ### Exercise 1 · Quantize a tensor
+#
+# Write `my_quantize_uniform(weights, bits)` with the formula above (per tensor; include 0 in the range).
+
+# %%
+def my_quantize_uniform(weights, bits):
+    ### BEGIN SOLUTION
+    lo, hi = min(weights.min().item(), 0.0), max(weights.max().item(), 0.0)
+    scale = (hi - lo) / (2**bits - 1)
+    zero_point = round(-lo / scale)
+    codes = torch.clamp(torch.round(weights / scale) + zero_point, 0, 2**bits - 1)
+    return (codes - zero_point) * scale
+    ### END SOLUTION
+
+
+check_quantize_uniform(my_quantize_uniform)
+
+# %% [markdown]
+# ## Every bit width, measured
+#
+# For each $b$ from 16 down to 1: the weight matrices as packed $b$-bit codes plus a float32 scale and zero point per
+# matrix (or per output channel), the biases in float32. Also the real 16-bit float types of PyTorch.
+
+# %%
+rows = [("float32", 32.0, float_bytes, float_accuracy, float_accuracy)]
+for dtype in (torch.float16, torch.bfloat16):
+    rows.append((str(dtype).replace("torch.", ""), 16.0, state_dict_bytes(model, dtype),
+                 evaluate(model_in_dtype(model, dtype), x_test, y_test).accuracy, None))
+bit_widths = list(range(16, 0, -1))
+per_tensor, per_channel = {}, {}
+for bits in bit_widths:
+    per_tensor[bits] = evaluate(quantize_model(model, bits), x_test, y_test).accuracy
+    per_channel[bits] = evaluate(quantize_model(model, bits, per_channel=True), x_test, y_test).accuracy
+    rows.append((f"{bits}-bit uniform", bits, len(quantized_model_bytes(model, bits)), per_tensor[bits], per_channel[bits]))
+
+print(f"{'storage':16} {'bits/weight':>11} {'bytes':>9} {'x smaller':>9} {'acc. per tensor':>16} {'per channel':>12}")
+for name, bits, size, acc, acc_channel in rows:
+    channel = f"{100 * acc_channel:.2f}%" if acc_channel is not None else "-"
+    print(f"{name:16} {bits:>11g} {size:>9,} {float_bytes / size:>9.1f} {100 * acc:>15.2f}% {channel:>12}")
+
+# %%
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.5, 3))
+ax1.plot(bit_widths, [100 * per_tensor[b] for b in bit_widths], "o-", label="per tensor")
+ax1.plot(bit_widths, [100 * per_channel[b] for b in bit_widths], "s--", label="per output channel")
+ax1.axhline(100 * float_accuracy, color="gray", ls=":", label="float32")
+ax1.set_xlabel("bits per weight")
+ax1.set_ylabel("test accuracy (%)")
+ax1.set_ylim(0, 100)
+ax1.legend()
+sizes = [len(quantized_model_bytes(model, b)) for b in bit_widths]
+ax2.semilogx(sizes, [100 * per_tensor[b] for b in bit_widths], "o-")
+for b, s in zip(bit_widths, sizes):
+    if b in (1, 2, 3, 4, 8, 16):
+        ax2.annotate(f"{b} b", (s, 100 * per_tensor[b]), textcoords="offset points", xytext=(4, -10), fontsize=8)
+ax2.semilogx([float_bytes], [100 * float_accuracy], "k*", label="float32")
+ax2.set_xlabel("stored bytes (log scale)")
+ax2.set_ylabel("test accuracy (%)")
+ax2.set_ylim(0, 100)
+ax2.legend()
+plt.show()
+
+tolerance = 0.005
+fewest = min(b for b in bit_widths if all(per_tensor[c] >= float_accuracy - tolerance for c in range(b, 17)))
+better = [b for b in bit_widths if per_tensor[b] > float_accuracy]
+print(f"down to {fewest} bits (per tensor) accuracy stays within {100 * tolerance:.1f} points of float32: "
+      f"{float_bytes / len(quantized_model_bytes(model, fewest)):.1f}x smaller.")
+print(f"below that it falls: {fewest - 1} bits give {100 * per_tensor[fewest - 1]:.2f}%, 1 bit {100 * per_tensor[1]:.2f}%.")
+print("slightly better than float32 at: " + (", ".join(f"{b} bits ({100 * per_tensor[b]:.2f}%)" for b in better) if better
+      else "no bit width in this run (the lecture says it *can* happen; here it did not)"))
+assert per_tensor[8] >= float_accuracy - 0.002  # 8 bits: a quarter of the size, no real loss
+
+# %% [markdown]
+# How far to compress is the application's call (C18): every step down loses a little information, and below a few
+# bits the network breaks. Per-channel scales hold up better at low bit widths, because one row's range no longer
+# depends on the largest weight of the whole matrix.
+#
+# ### Move the bits
+#
+# The slider quantizes every weight matrix to the chosen number of bits and shows the histogram of the first layer's
+# weights with the levels they are rounded to (drawn up to 6 bits), the test accuracy and the stored size.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+bits_slider(model, "1", x_test, y_test, bits=3)
+
+# %% [markdown]
+# ### Exercise 2 · Pack the codes into bytes
+#
+# Storage is only smaller if the codes are really written with $b$ bits each. Write `my_pack_bits(codes, bits)`:
+# each code's `bits` bits, most significant first, codes one after another, packed 8 bits to a byte (`np.packbits`
+# does the last step).
+
+# %%
+import numpy as np
+
+
+def my_pack_bits(codes, bits):
+    ### BEGIN SOLUTION
+    values = codes.numpy().astype(np.int64)
+    bit_matrix = (values[:, None] >> np.arange(bits - 1, -1, -1)) & 1
+    return np.packbits(bit_matrix.astype(np.uint8).reshape(-1)).tobytes()
+    ### END SOLUTION
+
+
+check_pack_bits(my_pack_bits)
+
+# %% [markdown]
+# ## The same with a real library: torchao
+#
+# `torch.ao.quantization` is deprecated in current PyTorch; its successor is [torchao](https://github.com/pytorch/ao).
+# Its int8 weight-only quantization stores each weight in 8 bits with a scale per output channel.
+
+# %%
+import copy
+import logging
+import warnings
+
+logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)  # a deprecation notice torchao triggers
+try:
+    from torchao.quantization import Int8WeightOnlyConfig, quantize_
+except Exception as exc:  # not installed, or built for another PyTorch
+    print(f"torchao is not available here ({type(exc).__name__}: {exc}); the rest of the notebook does not need it.")
+else:
+    ao_model = copy.deepcopy(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_(ao_model, Int8WeightOnlyConfig())
+        buffer = io.BytesIO()
+        torch.save(ao_model.state_dict(), buffer)
+        ao_accuracy = evaluate(ao_model, x_test, y_test).accuracy
+    ours = len(quantized_model_bytes(model, 8, per_channel=True))
+    float_file = io.BytesIO()
+    torch.save(model.state_dict(), float_file)
+    print(f"{'':32} {'bytes':>9} {'test accuracy':>14}")
+    print(f"{'float32 (torch.save file)':32} {len(float_file.getvalue()):>9,} {100 * float_accuracy:>13.2f}%")
+    print(f"{'torchao int8 (torch.save file)':32} {len(buffer.getvalue()):>9,} {100 * ao_accuracy:>13.2f}%")
+    print(f"{'ours, 8 bits per channel (packed)':32} {ours:>9,} {100 * per_channel[8]:>13.2f}%")
+
+# %% [markdown]
+# (torchao's file also holds PyTorch's serialization overhead; the numbers that matter agree: a quarter of the size,
+# the same accuracy.)
+#
+# ## C20 · Quantization does not change the number of parameters
+
+# %%
+# NBVAL_CHECK_OUTPUT
+before, after = count_parameters(model), count_parameters(quantize_model(model, 4))
+print(f"parameters before: {before:,}; after 4-bit quantization: {after:,}")
+assert before == after == 266_610
+
+# %% [markdown]
+# The bytes shrink, the count does not: a homework that limits the number of parameters (100,000 in the course's
+# assignment) is not helped by quantization. It needs a smaller architecture (notebooks 08 and 09).

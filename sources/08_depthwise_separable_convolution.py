@@ -1,0 +1,204 @@
+# %% [markdown]
+# # 08 · Depthwise separable convolution
+#
+# Covers: C21, C22, C23, C24, C26, C27
+#
+# The lecture's architecture-design part. A **normal convolution** (C21): each filter is a cube as deep as the input,
+# and there are as many filters as output channels. A **depthwise convolution** (C22): one filter per input channel,
+# each seeing only its own channel, so no channel talks to another. A **pointwise convolution** (C23): 1 x 1 filters
+# across all channels, which mix them. Depthwise then pointwise does the work of one normal convolution with far fewer
+# parameters (C24), the building block of MobileNets and of the homework's strong baseline (C27).
+#
+# Expected run time: about 45 s on a laptop CPU.
+
+# %%
+# %matplotlib inline
+from lecture_utils.config import setup_notebook
+
+setup = setup_notebook()  # seed, profile (LECTURE_PROFILE), device, and which data
+P = setup.profile
+
+# %%
+import statistics
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lecture_utils import balanced_subset, count_parameters, evaluate, fit, load_mnist, make_loader, seed_everything
+from lecture_utils.architecture import (DepthwiseSeparableConv2d, conv_net, conv_parameter_counts,
+                                        multiply_accumulates)
+from lecture_utils.exercises import check_conv_parameter_formula, check_separable_block
+from lecture_utils.widgets import ConvCountSliders
+
+# %% [markdown]
+# ## The lecture's example: 2 input channels, 4 filters of 3 x 3
+
+# %%
+# NBVAL_CHECK_OUTPUT
+normal = nn.Conv2d(2, 4, 3, bias=False)                  # 4 filters, each 3 x 3 x 2
+depthwise = nn.Conv2d(2, 2, 3, groups=2, bias=False)      # one 3 x 3 filter per channel
+pointwise = nn.Conv2d(2, 4, 1, bias=False)                # four 1 x 1 x 2 filters
+print("normal:   ", tuple(normal.weight.shape), count_parameters(normal), "parameters")
+print("depthwise:", tuple(depthwise.weight.shape), count_parameters(depthwise), "parameters")
+print("pointwise:", tuple(pointwise.weight.shape), count_parameters(pointwise), "parameters")
+assert count_parameters(normal) == 72
+assert count_parameters(depthwise) == 18 and count_parameters(pointwise) == 8
+assert count_parameters(depthwise) + count_parameters(pointwise) == 26
+x = torch.randn(1, 2, 6, 6)
+assert normal(x).shape == pointwise(depthwise(x)).shape == (1, 4, 4, 4)  # same input, same output shape
+
+# %% [markdown]
+# ## What each filter sees (C21-C23, C26)
+#
+# A normal filter covers $3 \times 3$ positions of *every* input channel: one output value is an inner product over
+# $3 \cdot 3 \cdot 2 = 18$ inputs. Depthwise separable: the depthwise filters first reduce each channel's $3 \times 3$
+# patch to one value (18 inputs $\to$ 2 values), then a pointwise filter mixes those 2 values into one output (2
+# values $\to$ 1 value).
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(9.5, 2.8))
+for ax, title in zip(axes, ["normal: 18 inputs -> 1 value", "depthwise: 9 inputs -> 1 value, per channel",
+                            "pointwise: 2 values -> 1 value"]):
+    ax.set_xlim(-0.5, 8)
+    ax.set_ylim(-0.5, 5)
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+
+
+def grid(ax, x0, y0, colour, highlight=None):
+    for i in range(4):
+        for j in range(4):
+            on = highlight is not None and i < 3 and j < 3
+            ax.add_patch(plt.Rectangle((x0 + j * 0.45, y0 + i * 0.45), 0.42, 0.42,
+                                       color=colour if on else "whitesmoke", ec="gray", lw=0.5))
+
+
+for ax in axes[:2]:
+    grid(ax, 0, 2.6, "tab:blue", highlight=True)       # input channel 1, a 3 x 3 patch highlighted
+    grid(ax, 0.5, 0.3, "tab:orange", highlight=True)   # input channel 2
+for y in (3.3, 1.0):
+    axes[0].annotate("", (6, 2.2), (2.2, y), arrowprops=dict(arrowstyle="->"))
+axes[0].add_patch(plt.Rectangle((6.1, 1.95), 0.5, 0.5, color="tab:green"))
+for y, c in ((3.3, "tab:blue"), (1.0, "tab:orange")):
+    axes[1].annotate("", (5.6, y), (2.2, y), arrowprops=dict(arrowstyle="->"))
+    axes[1].add_patch(plt.Rectangle((5.7, y - 0.25), 0.5, 0.5, color=c))
+    axes[2].add_patch(plt.Rectangle((1.2, y - 0.25), 0.5, 0.5, color=c))
+    axes[2].annotate("", (5.6, 2.2), (1.8, y), arrowprops=dict(arrowstyle="->"))
+axes[2].add_patch(plt.Rectangle((5.7, 1.95), 0.5, 0.5, color="tab:green"))
+plt.show()
+
+# %% [markdown]
+# ## The general formula (C24)
+#
+# $I$ input channels, $O$ output channels, $k \times k$ kernels: normal $k^2 I O$; depthwise separable $k^2 I + I O$;
+# ratio $\frac{k^2 I + I O}{k^2 I O} = \frac{1}{O} + \frac{1}{k^2}$. Measured on real modules:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"{'I':>4} {'O':>4} {'k':>2} {'normal':>9} {'separable':>10} {'ratio':>7} {'1/O + 1/k^2':>12}")
+for i, o, k in [(2, 4, 3), (32, 64, 3), (128, 128, 3), (256, 256, 3), (512, 512, 3), (256, 256, 2), (256, 256, 5)]:
+    c = conv_parameter_counts(i, o, k)
+    formula = 1 / o + 1 / k**2
+    print(f"{i:>4} {o:>4} {k:>2} {c.normal:>9,} {c.separable:>10,} {c.ratio:>7.4f} {formula:>12.4f}")
+    assert abs(c.ratio - formula) < 1e-12
+big3, big2 = conv_parameter_counts(256, 256, 3), conv_parameter_counts(256, 256, 2)
+print(f"\nI = O = 256: k = 3 keeps 1/{1 / big3.ratio:.1f} of the parameters (about 1/9), k = 2 1/{1 / big2.ratio:.1f} (about 1/4)")
+
+# %% [markdown]
+# ### Move I, O and k
+#
+# Parameters from real modules, and multiply-accumulates on a 32 x 32 input counted by PyTorch's `FlopCounterMode`.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ConvCountSliders(in_channels=2, out_channels=4, kernel_size=3)
+
+
+# %% [markdown]
+# ### Exercise 1 · The two formulas
+#
+# Write `my_conv_parameters(I, O, k)` returning `(normal, separable)`, without biases.
+
+# %%
+def my_conv_parameters(I, O, k):
+    ### BEGIN SOLUTION
+    return k * k * I * O, k * k * I + I * O
+    ### END SOLUTION
+
+
+check_conv_parameter_formula(my_conv_parameters)
+
+
+# %% [markdown]
+# ### Exercise 2 · Build the block
+#
+# Write `my_separable_block(I, O, k)`: an `nn.Sequential` of a depthwise convolution (`groups=I`) and a pointwise
+# $1 \times 1$ convolution, both without bias.
+
+# %%
+def my_separable_block(I, O, k):
+    ### BEGIN SOLUTION
+    return nn.Sequential(nn.Conv2d(I, I, k, groups=I, bias=False), nn.Conv2d(I, O, 1, bias=False))
+    ### END SOLUTION
+
+
+check_separable_block(my_separable_block)
+
+# %% [markdown]
+# ## Trained: a normal CNN against the same CNN made depthwise separable
+#
+# Three 3 x 3 convolutions (16, 32, 32 channels) with batch normalisation; in the second network the last two are
+# depthwise separable, everything else equal: widths, seed, data (10,000 training images), epochs.
+# Expected run time: about 30 s.
+
+# %%
+x_train, y_train = load_mnist(train=True)
+x_test, y_test = load_mnist(train=False)
+x_small, y_small = balanced_subset(x_train, y_train, P.transfer_size, seed=setup.seed)
+
+networks = {}
+for separable in (False, True):
+    seed_everything(setup.seed)
+    net = conv_net(separable)
+    fit(net, make_loader(x_small, y_small, seed=setup.seed), F.cross_entropy, epochs=3, lr=3e-3,
+        name="depthwise separable CNN" if separable else "normal CNN")
+    networks["depthwise separable" if separable else "normal"] = net.cpu()
+
+# %%
+batch = x_test[:1000]
+print(f"{'CNN':20} {'parameters':>10} {'MACs / image':>13} {'test accuracy':>14} {'ms / 1000 images (median of 7)':>31}")
+rows = {}
+for name, net in networks.items():
+    with torch.no_grad():
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            net(batch)
+            times.append(1000 * (time.perf_counter() - start))
+    rows[name] = (count_parameters(net), multiply_accumulates(net, (1, 1, 28, 28)), evaluate(net, x_test, y_test).accuracy,
+                  statistics.median(times))
+    p, m, a, t = rows[name]
+    print(f"{name:20} {p:>10,} {m:>13,} {100 * a:>13.2f}% {t:>31.1f}")
+assert rows["depthwise separable"][0] < rows["normal"][0] / 3  # far fewer parameters
+assert rows["depthwise separable"][1] < rows["normal"][1] / 2  # and far fewer multiply-accumulates
+
+# %% [markdown]
+# MobileNets (published, ImageNet): the full-convolution MobileNet has 29.3M parameters and 4866M mult-adds at 71.7%
+# top-1; the depthwise separable one 4.2M and 569M at 70.6%. The same trade on a small scale here: a fraction of the
+# parameters and the computation, for a small loss of accuracy. On a CPU the wall-clock gain is smaller than the
+# MAC count suggests, because depthwise convolutions use the hardware less efficiently.
+#
+# ## C27 · A bridge to the homework
+#
+# The course homework limits the number of parameters. For the same budget, depthwise separable blocks buy more
+# depth and width: at the parameter count of the normal CNN above, how wide can the separable CNN be?
+
+# %%
+budget = count_parameters(networks["normal"])
+for width in (32, 64, 96, 128):
+    wide = conv_net(True, channels=(16, width, width))
+    print(f"separable CNN with {width:>3} channels: {count_parameters(wide):>7,} parameters "
+          f"({'within' if count_parameters(wide) <= budget else 'over'} the normal CNN's {budget:,})")
