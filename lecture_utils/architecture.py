@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .models import count_parameters
 
 
-def _check_positive(**values) -> None:
+def _require_positive(**values) -> None:
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, got {name}={value!r}")
@@ -32,7 +32,7 @@ def _check_positive(**values) -> None:
 def depthwise_conv(in_channels: int, out_channels: int, kernel_size: int, **kwargs) -> nn.Conv2d:
     """A depthwise convolution: ``groups=in_channels``, each filter sees only its own channel.
     ``out_channels`` must be a multiple of ``in_channels`` (usually equal to it)."""
-    _check_positive(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
+    _require_positive(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
     if out_channels % in_channels:
         raise ValueError(f"a depthwise convolution gives each input channel its own filters, so out_channels "
                          f"({out_channels}) must be a multiple of in_channels ({in_channels})")
@@ -45,7 +45,7 @@ class DepthwiseSeparableConv2d(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
                  bias: bool = False):
-        _check_positive(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
+        _require_positive(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
         super().__init__()
         self.depthwise = depthwise_conv(in_channels, in_channels, kernel_size, stride=stride, padding=padding, bias=bias)
         self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=bias)
@@ -69,7 +69,7 @@ class ConvCounts:
 def conv_parameter_counts(in_channels: int, out_channels: int, kernel_size: int) -> ConvCounts:
     """Parameters (no bias) of a normal k x k convolution and of its depthwise separable version,
     counted from real ``nn.Conv2d`` modules and checked against the lecture's formulas."""
-    _check_positive(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
+    _require_positive(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
     k, i, o = kernel_size, in_channels, out_channels
     with torch.device("meta"):  # shapes only: counting needs no memory and no initialisation
         normal = count_parameters(nn.Conv2d(i, o, k, bias=False))
@@ -116,7 +116,7 @@ def low_rank_factorize(linear: nn.Linear, rank: int, svd=None) -> nn.Sequential:
 
 def low_rank_parameter_counts(n: int, m: int, rank: int) -> tuple[int, int]:
     """``(N*M, K*(N+M))``, counted from real ``nn.Linear`` modules (no biases) and checked."""
-    _check_positive(N=n, M=m, rank=rank)
+    _require_positive(N=n, M=m, rank=rank)
     full = count_parameters(nn.Linear(n, m, bias=False))
     split = count_parameters(nn.Sequential(nn.Linear(n, rank, bias=False), nn.Linear(rank, m, bias=False)))
     assert full == n * m and split == rank * (n + m)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .quantization import check_weights
+from .quantization import require_weights
 
 
 def binarize(tensor: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
     """Deterministic: +1 where w >= 0, else -1.
     Stochastic: +1 with probability hard_sigmoid(w) = clip((w + 1) / 2, 0, 1), else -1."""
-    check_weights(tensor)
+    require_weights(tensor)
     if not stochastic:
         return torch.where(tensor >= 0, 1.0, -1.0).to(tensor.dtype)
     p = ((tensor + 1) / 2).clamp(0, 1)

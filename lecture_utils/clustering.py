@@ -10,10 +10,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from .quantization import check_weights
+from .quantization import require_weights
 
 
-def check_num_clusters(num_clusters, distinct: int) -> int:
+def require_num_clusters(num_clusters, distinct: int) -> int:
     """``num_clusters`` if it is a whole number from 1 to ``distinct`` (the number of distinct weights)."""
     if isinstance(num_clusters, bool) or not isinstance(num_clusters, int) or not 1 <= num_clusters <= distinct:
         raise ValueError(f"num_clusters must be a whole number from 1 to the number of distinct weights "
@@ -31,9 +31,9 @@ def cluster_weights(tensor: torch.Tensor, num_clusters: int, iterations: int = 1
     a run of the sorted values between two midpoints of neighbouring centres, so after one
     sort each k-means step costs only k binary searches and a difference of cumulative sums.
     """
-    values = check_weights(tensor).detach().reshape(-1).double()
+    values = require_weights(tensor).detach().reshape(-1).double()
     ordered, _ = values.sort()
-    num_clusters = check_num_clusters(num_clusters, 1 + int((ordered[1:] != ordered[:-1]).sum()))
+    num_clusters = require_num_clusters(num_clusters, 1 + int((ordered[1:] != ordered[:-1]).sum()))
     prefix = torch.cat([torch.zeros(1, dtype=torch.double), ordered.cumsum(0)])
 
     def clusters(centres):

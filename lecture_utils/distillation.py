@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 
-def check_temperature(temperature) -> float:
+def require_temperature(temperature) -> float:
     """``temperature`` as a float, or a ValueError saying why it is not allowed."""
     if isinstance(temperature, torch.Tensor) and temperature.numel() == 1:
         temperature = temperature.item()
@@ -26,7 +26,7 @@ def softmax_with_temperature(logits, temperature) -> torch.Tensor:
     by T > 0 never changes which class ranks first. Computed stably (the largest
     logit is subtracted before the exponential), so logits of 1e4 do not overflow.
     """
-    temperature = check_temperature(temperature)
+    temperature = require_temperature(temperature)
     logits = torch.as_tensor(logits, dtype=torch.get_default_dtype()) if not isinstance(logits, torch.Tensor) else logits
     return torch.softmax(logits / temperature, dim=-1)
 
@@ -38,7 +38,7 @@ def soft_target_loss(student_logits, teacher_logits, temperature) -> torch.Tenso
     al., eq. 2): it shrinks like 1/T^2 when T is large, which is why
     ``distillation_loss`` multiplies it by T^2.
     """
-    temperature = check_temperature(temperature)
+    temperature = require_temperature(temperature)
     log_p_student = F.log_softmax(student_logits / temperature, dim=-1)
     log_p_teacher = F.log_softmax(teacher_logits / temperature, dim=-1)
     return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
@@ -54,7 +54,7 @@ def distillation_loss(student_logits, teacher_logits, labels, temperature, alpha
     """
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must be between 0 and 1 (the weight of the soft targets), got {alpha!r}")
-    temperature = check_temperature(temperature)
+    temperature = require_temperature(temperature)
     soft = soft_target_loss(student_logits, teacher_logits, temperature)
     if scale_by_t2:
         soft = soft * temperature**2

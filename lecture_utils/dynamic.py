@@ -19,7 +19,7 @@ from torch import nn
 from .architecture import multiply_accumulates
 
 
-def check_threshold(threshold) -> float:
+def require_threshold(threshold) -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a number from 0 to 1 (a softmax probability), got threshold={threshold!r}")
     return float(threshold)
@@ -48,7 +48,7 @@ class EarlyExitNet(nn.Module):
     def num_exits(self) -> int:
         return len(self.blocks)
 
-    def check_exit(self, exit_index) -> int:
+    def require_exit(self, exit_index) -> int:
         if isinstance(exit_index, bool) or not isinstance(exit_index, numbers.Integral) or not 0 <= exit_index < self.num_exits:
             raise ValueError(f"exit_index must be one of 0 to {self.num_exits - 1} (this network has {self.num_exits} exits), "
                              f"got {exit_index!r}")
@@ -64,7 +64,7 @@ class EarlyExitNet(nn.Module):
 
     def forward_to(self, x, exit_index: int) -> torch.Tensor:
         """Run only the blocks up to ``exit_index`` and return that exit's logits (the budget control)."""
-        exit_index = self.check_exit(exit_index)
+        exit_index = self.require_exit(exit_index)
         for block in self.blocks[: exit_index + 1]:
             x = block(x)
         return self.exits[exit_index](x)
@@ -90,7 +90,7 @@ def early_exit_predict(model: EarlyExitNet, images: torch.Tensor, threshold: flo
     """Predictions, and the exit each image took: an image stops at the first exit whose largest
     softmax probability is at least ``threshold`` (the last exit answers whatever is left).
     Only the images still undecided are passed on to the next block."""
-    threshold = check_threshold(threshold)
+    threshold = require_threshold(threshold)
     model.eval()
     device = next(model.parameters()).device
     n = len(images)
@@ -114,7 +114,7 @@ def early_exit_predict(model: EarlyExitNet, images: torch.Tensor, threshold: flo
 def exit_table(exit_probabilities: list[torch.Tensor], threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
     """The same decision as ``early_exit_predict`` from precomputed softmax outputs of every exit
     (what a slider uses: the network is not run again). Returns ``(predictions, exits)``."""
-    threshold = check_threshold(threshold)
+    threshold = require_threshold(threshold)
     confidence = torch.stack([p.max(dim=1).values for p in exit_probabilities])  # (exits, n)
     guesses = torch.stack([p.argmax(dim=1) for p in exit_probabilities])
     passes = confidence >= threshold

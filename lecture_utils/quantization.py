@@ -21,13 +21,13 @@ import torch
 from torch import nn
 
 
-def check_bits(bits) -> int:
+def require_bits(bits) -> int:
     if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 1 <= bits <= 32:
         raise ValueError(f"bits must be a whole number from 1 to 32, got bits={bits!r}")
     return int(bits)
 
 
-def check_weights(tensor: torch.Tensor, what: str = "tensor") -> torch.Tensor:
+def require_weights(tensor: torch.Tensor, what: str = "tensor") -> torch.Tensor:
     if not isinstance(tensor, torch.Tensor):
         raise ValueError(f"{what} must be a torch.Tensor, got {type(tensor).__name__}")
     if tensor.numel() == 0:
@@ -39,8 +39,8 @@ def check_weights(tensor: torch.Tensor, what: str = "tensor") -> torch.Tensor:
 
 def quantization_params(tensor: torch.Tensor, bits: int, per_channel: bool = False):
     """``(scale, zero_point)``: one pair for the tensor, or one per output channel (dim 0)."""
-    bits = check_bits(bits)
-    check_weights(tensor)
+    bits = require_bits(bits)
+    require_weights(tensor)
     t = tensor.detach().double()
     if per_channel:
         flat = t.reshape(t.shape[0], -1)
@@ -79,7 +79,7 @@ def quantize_uniform(tensor: torch.Tensor, bits: int, per_channel: bool = False)
 
 def pack_bits(codes: torch.Tensor, bits: int) -> bytes:
     """Each code written with exactly ``bits`` bits, one after the other, most significant first."""
-    bits = check_bits(bits)
+    bits = require_bits(bits)
     values = codes.detach().reshape(-1).cpu().numpy().astype(np.uint64)
     if values.size and int(values.max()) >= 2**bits:
         raise ValueError(f"a code of {int(values.max())} does not fit in {bits} bits")
@@ -90,7 +90,7 @@ def pack_bits(codes: torch.Tensor, bits: int) -> bytes:
 
 def unpack_bits(data: bytes, bits: int, count: int) -> torch.Tensor:
     """The inverse of ``pack_bits``: ``count`` codes of ``bits`` bits each."""
-    bits = check_bits(bits)
+    bits = require_bits(bits)
     bit_array = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: count * bits].reshape(count, bits)
     weights = (np.uint64(1) << np.arange(bits - 1, -1, -1, dtype=np.uint64))
     return torch.from_numpy((bit_array.astype(np.uint64) * weights).sum(axis=1).astype(np.int64))

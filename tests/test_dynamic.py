@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lecture_utils.dynamic import (EarlyExitNet, SlimmableMLP, check_threshold, early_exit_predict, exit_table,
+from lecture_utils.dynamic import (EarlyExitNet, SlimmableMLP, require_threshold, early_exit_predict, exit_table,
                                    sum_of_exit_losses)
 from lecture_utils.exercises import ExerciseError, check_first_confident_exit, check_sum_of_exit_losses
 from lecture_utils.widgets import ExitBudget, ThresholdSlider
@@ -106,4 +106,4 @@ def _first(c, t):
 
 
 def test_check_threshold_accepts_the_ends():
-    assert check_threshold(0) == 0.0 and check_threshold(1) == 1.0
+    assert require_threshold(0) == 0.0 and require_threshold(1) == 1.0
