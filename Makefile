@@ -9,7 +9,7 @@ ifdef LECTURE_DATA_DIR
 export LECTURE_DATA_DIR := $(abspath $(LECTURE_DATA_DIR))
 endif
 
-.PHONY: lab test test-browser screenshots handouts checkpoints notebooks bench bench-write student grade help
+.PHONY: sync lab test test-browser screenshots handouts checkpoints notebooks bench bench-write student grade help
 
 help:
 	@echo "make lab          create .venv if needed, install, open JupyterLab on notebooks/"
@@ -18,7 +18,8 @@ help:
 	@echo "make screenshots  the browser tests, then copy their slider screenshots into docs/ for the README"
 	@echo "make handouts     every notebook as HTML, with an index page, in build/handouts/"
 	@echo "make checkpoints  retrain the committed teachers and the homework's reference solutions (minutes on a CPU)"
-	@echo "make notebooks    execute every notebook in a fresh kernel and save it with its outputs"
+	@echo "make notebooks    build every notebook from its source in sources/: execute it and save it with its outputs (NAMES=05 for some)"
+	@echo "make sync         after editing a notebook outside make lab: update its source (or the other way round)"
 	@echo "make bench        notebook wall times and slider latencies against their budgets"
 	@echo "make bench-write  the same, and store the table in benchmarks/README.md"
 	@echo "make student      write the student version (solutions stubbed, outputs cleared) into build/student/"
@@ -36,11 +37,17 @@ $(STAMP): pyproject.toml
 LAB_ARGS ?=
 ROOT_ARG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
+# JupyterLab serves the repository (so jupytext finds jupytext.toml and saving a notebook also saves
+# its source in sources/) and opens on notebooks/.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(ROOT_ARG) $(LAB_ARGS) notebooks/
+	$(VENV)/bin/jupyter lab $(ROOT_ARG) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
 
+# Two workers (one notebook each at a time, --dist loadfile keeps a notebook's cells together), one
+# torch thread each: these small networks gain little from a second thread.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -rs tests notebooks --nbval-lax --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+	OMP_NUM_THREADS=1 $(PY) -m pytest -rs -n $(TEST_WORKERS) --dist loadfile tests notebooks \
+		--nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 test-browser: $(STAMP)
 	LECTURE_REQUIRE_BROWSER=1 $(PY) -m pytest -rs tests/browser
@@ -65,11 +72,16 @@ WEIGHTS ?= notebooks/homework/my_weights.pt
 grade: $(STAMP)
 	$(PY) -m lecture_utils.grade $(MODEL) $(WEIGHTS)
 
+# Build every notebook from its source (sources/NAME.py) in a fresh kernel; NAMES=01 builds some.
 notebooks: $(STAMP)
-	$(PY) -m tools.notebooks
+	$(PY) -m tools.notebooks $(NAMES)
+
+# After editing a notebook outside `make lab` (plain Jupyter, VS Code): bring each pair in step.
+sync: $(STAMP)
+	$(VENV)/bin/jupytext --sync notebooks/*.ipynb notebooks/homework/*.ipynb
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) -m benchmarks.run
 
 bench-write: $(STAMP)
-	$(PY) benchmarks/run.py --write
+	$(PY) -m benchmarks.run --write

@@ -100,6 +100,29 @@ class Profile:
     hint_student_width: int
     assistant_hidden: tuple[int, ...]
     tiny_hidden: tuple[int, ...]
+    # Notebook 06: fine-tuning the centroids of the clustered LeNet-300-100.
+    centroid_tune_size: int
+    centroid_tune_epochs: int
+    # Notebook 07: float and BinaryConnect MLPs trained alike (on transfer_size images).
+    binary_epochs: int
+    # Notebook 08: a normal and a depthwise separable CNN trained alike (on transfer_size images).
+    cnn_epochs: int
+    # Notebook 09: the rank-K network fine-tuned after SVD, and trained from scratch.
+    low_rank_tune_epochs: int
+    low_rank_scratch_epochs: int
+    # Notebook 10: the early-exit CNN (on 2 x transfer_size images), exits attached afterwards,
+    # and the slimmable MLP; a validation split for choosing the exit threshold.
+    exit_epochs: int
+    attached_exit_epochs: int
+    slimmable_epochs: int
+    dynamic_val_size: int
+    # Notebook 11: the pipeline's distillation, pruning rounds and centroid fine-tuning.
+    pipeline_distill_epochs: int
+    prune_round_epochs: tuple[int, ...]
+    pipeline_centroid_epochs: int
+    # The homework notebook's demonstration run (the tiers are trained by `make checkpoints`).
+    homework_demo_epochs: int
+    homework_demo_size: int
 
 
 LECTURE = Profile(
@@ -122,6 +145,21 @@ LECTURE = Profile(
     hint_student_width=32,
     assistant_hidden=(100, 100),
     tiny_hidden=(10,),
+    centroid_tune_size=10_000,
+    centroid_tune_epochs=3,
+    binary_epochs=15,
+    cnn_epochs=3,
+    low_rank_tune_epochs=1,
+    low_rank_scratch_epochs=4,
+    exit_epochs=4,
+    attached_exit_epochs=1,
+    slimmable_epochs=3,
+    dynamic_val_size=5_000,
+    pipeline_distill_epochs=2,
+    prune_round_epochs=(1, 1, 2),
+    pipeline_centroid_epochs=2,
+    homework_demo_epochs=2,
+    homework_demo_size=20_000,
 )
 
 # Hinton, Vinyals & Dean (2015), section 3: 784-1200-1200-10 teacher with dropout and
@@ -146,6 +184,21 @@ FULL = Profile(
     hint_student_width=128,
     assistant_hidden=(400, 400),
     tiny_hidden=(30,),
+    centroid_tune_size=60_000,
+    centroid_tune_epochs=10,
+    binary_epochs=100,
+    cnn_epochs=15,
+    low_rank_tune_epochs=5,
+    low_rank_scratch_epochs=20,
+    exit_epochs=20,
+    attached_exit_epochs=20,
+    slimmable_epochs=20,
+    dynamic_val_size=10_000,
+    pipeline_distill_epochs=10,
+    prune_round_epochs=(3, 3, 5),
+    pipeline_centroid_epochs=5,
+    homework_demo_epochs=15,
+    homework_demo_size=60_000,
 )
 
 

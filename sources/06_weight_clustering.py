@@ -173,12 +173,12 @@ check_huffman_decode(my_huffman_decode)
 # images. Expected run time: about 10 s.
 
 # %%
-x_tune, y_tune = balanced_subset(x_train, y_train, 10_000, seed=setup.seed)
+x_tune, y_tune = balanced_subset(x_train, y_train, P.centroid_tune_size, seed=setup.seed)
 results = {}
 for k in (4, 16):
     clustered = cluster_model(copy.deepcopy(model), k)
     after_training = evaluate(clustered, x_test, y_test).accuracy
-    fit(clustered, make_loader(x_tune, y_tune, seed=setup.seed), F.cross_entropy, epochs=3, lr=3e-4,
+    fit(clustered, make_loader(x_tune, y_tune, seed=setup.seed), F.cross_entropy, epochs=P.centroid_tune_epochs, lr=3e-4,
         name=f"fine-tune {k} centroids per layer")
     aware = evaluate(clustered, x_test, y_test).accuracy
     distinct = max(torch.unique(getattr(clustered, name).weight).numel() for name, _, _ in clustered_layers(clustered))

@@ -163,7 +163,7 @@ networks = {}
 for separable in (False, True):
     seed_everything(setup.seed)
     net = conv_net(separable)
-    fit(net, make_loader(x_small, y_small, seed=setup.seed), F.cross_entropy, epochs=3, lr=3e-3,
+    fit(net, make_loader(x_small, y_small, seed=setup.seed), F.cross_entropy, epochs=P.cnn_epochs, lr=3e-3,
         name="depthwise separable CNN" if separable else "normal CNN")
     networks["depthwise separable" if separable else "normal"] = net.cpu()
 

@@ -145,17 +145,18 @@ def with_factorized_first_layer(net, factors):
 
 svd_net = with_factorized_first_layer(model, low_rank_factorize(layer, K))
 tuned = copy.deepcopy(svd_net)
-fit(tuned, loader, F.cross_entropy, epochs=1, lr=3e-4, name=f"fine-tune the rank-{K} network")
+fit(tuned, loader, F.cross_entropy, epochs=P.low_rank_tune_epochs, lr=3e-4, name=f"fine-tune the rank-{K} network")
 seed_everything(setup.seed)
 scratch = with_factorized_first_layer(model, nn.Sequential(nn.Linear(784, K, bias=False), nn.Linear(K, 300)))
 for m in scratch.modules():
     if isinstance(m, nn.Linear):
         m.reset_parameters()  # every weight new: nothing kept from the trained network
-fit(scratch, loader, F.cross_entropy, epochs=4, lr=1e-3, name=f"rank-{K} network from scratch")
+fit(scratch, loader, F.cross_entropy, epochs=P.low_rank_scratch_epochs, lr=1e-3, name=f"rank-{K} network from scratch")
 
 print(f"\n{'':36} {'parameters':>10} {'test accuracy':>14}")
 for name, net in [("LeNet-300-100 (trained)", model), (f"rank {K}: SVD", svd_net),
-                  (f"rank {K}: SVD + 1 epoch fine-tuning", tuned), (f"rank {K}: from scratch, 4 epochs", scratch)]:
+                  (f"rank {K}: SVD + {P.low_rank_tune_epochs}-epoch fine-tuning", tuned),
+                  (f"rank {K}: from scratch, {P.low_rank_scratch_epochs} epochs", scratch)]:
     print(f"{name:36} {count_parameters(net):>10,} {100 * evaluate(net, x_test, y_test).accuracy:>13.2f}%")
 
 # %% [markdown]

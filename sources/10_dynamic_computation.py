@@ -34,7 +34,7 @@ from lecture_utils.widgets import ExitBudget, ThresholdSlider
 
 x_train, y_train = load_mnist(train=True)
 x_test, y_test = load_mnist(train=False)
-(x_rest, y_rest), (x_val, y_val) = train_val_split(x_train, y_train, val_size=5000, seed=setup.seed)
+(x_rest, y_rest), (x_val, y_val) = train_val_split(x_train, y_train, val_size=P.dynamic_val_size, seed=setup.seed)
 x_small, y_small = balanced_subset(x_rest, y_rest, 2 * P.transfer_size, seed=setup.seed)
 print(f"training on {len(y_small):,} images; {len(y_val):,} held out for choosing the threshold")
 
@@ -47,7 +47,7 @@ print(f"training on {len(y_small):,} images; {len(y_val):,} held out for choosin
 # %%
 seed_everything(setup.seed)
 net = EarlyExitNet()
-fit(net, make_loader(x_small, y_small, seed=setup.seed), sum_of_exit_losses, epochs=4, lr=3e-3,
+fit(net, make_loader(x_small, y_small, seed=setup.seed), sum_of_exit_losses, epochs=P.exit_epochs, lr=3e-3,
     name="all exits trained")
 net.eval()
 macs = net.exit_macs()
@@ -93,12 +93,12 @@ check_sum_of_exit_losses(my_sum_of_exit_losses)
 seed_everything(setup.seed)
 late = EarlyExitNet()
 fit(late, make_loader(x_small, y_small, seed=setup.seed), lambda outputs, y: F.cross_entropy(outputs[-1], y),
-    epochs=4, lr=3e-3, name="last exit only")
+    epochs=P.exit_epochs, lr=3e-3, name="last exit only")
 for p in late.blocks.parameters():
     p.requires_grad_(False)
 late.blocks.eval()  # keep the frozen blocks' batch-norm statistics as they are
 fit(late, make_loader(x_small, y_small, seed=setup.seed), lambda outputs, y: sum_of_exit_losses(outputs[:-1], y),
-    epochs=1, lr=3e-3, name="early exits attached afterwards")
+    epochs=P.attached_exit_epochs, lr=3e-3, name="early exits attached afterwards")
 late.eval()
 with torch.no_grad():
     late_accuracy = [(z.argmax(1) == y_test).double().mean().item() for z in late(x_test)]
@@ -209,7 +209,7 @@ for switchable in (False, True):
     seed_everything(setup.seed)
     model = SlimmableMLP(hidden=256, switchable_bn=switchable)
     fit(model, make_loader(x_small, y_small, seed=setup.seed), lambda outputs, y: sum(F.cross_entropy(z, y) for z in outputs),
-        epochs=3, lr=3e-3, name=f"{'switchable' if switchable else 'shared'} batch norm")
+        epochs=P.slimmable_epochs, lr=3e-3, name=f"{'switchable' if switchable else 'shared'} batch norm")
     model.eval()
     with torch.no_grad():
         slim[switchable] = [(model.forward_width(x_test, w).argmax(1) == y_test).double().mean().item() for w in model.widths]

@@ -94,7 +94,7 @@ def kd_loss(student_logits, teacher_logits, labels):
 
 teacher_logits = predict_logits(teacher, x_train)
 loader = make_loader(x_train, teacher_logits, y_train, seed=setup.seed)
-fit(student, loader, kd_loss, epochs=2, lr=1e-3, seed=setup.seed, name="distillation")
+fit(student, loader, kd_loss, epochs=P.pipeline_distill_epochs, lr=1e-3, seed=setup.seed, name="distillation")
 record("+ distillation from the teacher", save_state_dict(files / "distilled.pt", student), student)
 
 # %% [markdown]
@@ -112,11 +112,11 @@ record("+ distillation from the teacher", save_state_dict(files / "distilled.pt"
 
 # %%
 KEEP = {"1.0": 0.25, "1.1": 0.25, "3": 0.09, "5": 0.26}  # fraction of each layer's weights kept at the end
-ROUNDS = 3
+ROUNDS = len(P.prune_round_epochs)
 
 for r in range(1, ROUNDS + 1):
     prune_to(student, {name: keep ** (r / ROUNDS) for name, keep in KEEP.items()})
-    fit(student, loader, kd_loss, epochs=1 if r < ROUNDS else 2, lr=5e-4, seed=setup.seed + r, name=f"pruning round {r}")
+    fit(student, loader, kd_loss, epochs=P.prune_round_epochs[r - 1], lr=5e-4, seed=setup.seed + r, name=f"pruning round {r}")
 make_pruning_permanent(student)
 
 print("weights kept:", {name: f"{100 * f:.1f}%" for name, f in kept_fraction(student).items()})
@@ -168,7 +168,7 @@ NUM_CLUSTERS = 16
 
 cluster_model(student, NUM_CLUSTERS)
 print(f"clustered, before fine-tuning: test error {100 * (1 - evaluate(student, x_test, y_test).accuracy):.2f}%")
-fit(student, loader, kd_loss, epochs=2, lr=3e-4, seed=setup.seed, name="centroid fine-tuning")
+fit(student, loader, kd_loss, epochs=P.pipeline_centroid_epochs, lr=3e-4, seed=setup.seed, name="centroid fine-tuning")
 record("+ clustering (16 per layer), fixed bits",
        save_compressed(files / "clustered.lcz", student, CONFIG, coding="fixed"), student)
 

@@ -1,12 +1,15 @@
-"""What nbval cannot see: a committed notebook must have been executed, in order, without
-errors, and open the way every notebook does. (nbval passes a never-executed cell unchecked.)"""
+"""What nbval cannot see: a committed notebook must have been built from its text source,
+executed in order without errors, and open the way every notebook does. (nbval passes a
+never-executed cell unchecked.)"""
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from tools.notebooks import NOTEBOOK_DIR, claims_covered, notebook_paths
+from tools.notebooks import (NOTEBOOK_DIR, SOURCE_DIR, cell_sources, claims_covered, execute, notebook_paths,
+                             read_source, source_path)
 
 REPO = NOTEBOOK_DIR.parent
 CLAIMS = REPO.parent / "shared" / "lecture" / "CLAIMS.md"
@@ -24,6 +27,52 @@ def _read(path):
 
 def test_there_are_notebooks():
     assert NOTEBOOKS and NOTEBOOKS[0].name == "01_knowledge_distillation.ipynb"
+
+
+def test_every_source_is_a_notebook_and_every_notebook_has_one():
+    sources = sorted(p.relative_to(SOURCE_DIR).with_suffix("") for p in SOURCE_DIR.rglob("*.py"))
+    assert sources == sorted(p.relative_to(NOTEBOOK_DIR).with_suffix("") for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_has_the_cells_of_its_source(path):
+    """The pair is in sync: edit sources/NAME.py and run `make notebooks`, or edit the notebook in
+    `make lab` (which saves both)."""
+    committed, source = cell_sources(_read(path)), cell_sources(read_source(path))
+    for i, (a, b) in enumerate(zip(committed, source)):
+        assert a == b, f"{path.name} cell {i} differs from {source_path(path).name}:\n{a[1][:300]}\n---\n{b[1][:300]}"
+    assert len(committed) == len(source), f"{path.name}: {len(committed)} cells, its source {len(source)}"
+
+
+def test_saving_in_jupyterlab_updates_the_source(tmp_path):
+    """What `make lab` runs: JupyterLab on the repository with jupytext's contents manager; saving a
+    notebook writes its text source too, and the pair stays equal."""
+    from jupytext import TextFileContentsManager
+
+    name = "04_distillation_variants"
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "sources").mkdir()
+    shutil.copy(REPO / "jupytext.toml", tmp_path)
+    shutil.copy(NOTEBOOK_DIR / f"{name}.ipynb", tmp_path / "notebooks")
+    shutil.copy(SOURCE_DIR / f"{name}.py", tmp_path / "sources")
+    manager = TextFileContentsManager(root_dir=str(tmp_path))
+    nb = manager.get(f"notebooks/{name}.ipynb")["content"]
+    nb.cells[0].source += "\n\nA sentence a teacher added in JupyterLab."
+    manager.save({"type": "notebook", "content": nb}, f"notebooks/{name}.ipynb")
+    source = (tmp_path / "sources" / f"{name}.py").read_text()
+    assert "# A sentence a teacher added in JupyterLab." in source
+    assert source.startswith("# %% [markdown]"), "no metadata header: the source diffs as plain text"
+    saved = nbformat.read(tmp_path / "notebooks" / f"{name}.ipynb", as_version=4)
+    assert "jupytext" not in saved.metadata and saved.cells[-1].outputs == _read(NOTEBOOK_DIR / f"{name}.ipynb").cells[-1].outputs
+
+
+def test_rebuilding_a_notebook_gives_the_same_bytes(tmp_path):
+    """`make notebooks` on an unchanged source leaves `git status` clean: no timestamps, no wall
+    times, widget ids that do not change. Shown on the quickest notebook with widgets."""
+    path = NOTEBOOK_DIR / "05_parameter_quantization.ipynb"
+    rebuilt = tmp_path / path.name
+    execute(path, save=True, out=rebuilt)
+    assert rebuilt.read_bytes() == path.read_bytes(), "rebuilding 05 changed it: something in it is not deterministic"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -94,10 +94,12 @@ def stable_widget_ids(nb, name: str) -> None:
     nb.update(nbformat.from_dict(json.loads(text)))
 
 
-def execute(path: Path, save: bool = False, timeout: int = 900, from_source: bool = True) -> float:
+def execute(path: Path, save: bool = False, timeout: int = 900, from_source: bool = True,
+            out: Path | None = None) -> float:
     """Execute notebook ``path`` top to bottom in a fresh kernel and return the wall time in
-    seconds; with ``save``, write the executed notebook to ``path`` (the same bytes each time).
-    ``from_source`` builds it from its text source; otherwise the ``.ipynb`` itself is run."""
+    seconds; with ``save``, write the executed notebook to ``out`` (default: ``path`` itself), the
+    same bytes each time. ``from_source`` builds it from its text source; otherwise the
+    ``.ipynb`` itself is run."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -116,7 +118,7 @@ def execute(path: Path, save: bool = False, timeout: int = 900, from_source: boo
         drop_dead_widget_outputs(nb)
         stable_widget_ids(nb, path.stem)
         nb.metadata.get("language_info", {}).pop("version", None)  # the same file on any Python 3
-        atomic_write_bytes(path, (nbformat.writes(nb) + "\n").encode())
+        atomic_write_bytes(out or path, (nbformat.writes(nb) + "\n").encode())
     return seconds
 
 

@@ -141,7 +141,7 @@ check_homework_model(my_model.build_model)
 
 # %%
 model = my_model.build_model()
-train_submission(model, teacher, epochs=2, train_size=20_000, seed=setup.seed)
+train_submission(model, teacher, epochs=P.homework_demo_epochs, train_size=P.homework_demo_size, seed=setup.seed)
 torch.save(model.state_dict(), "my_weights.pt")
 
 # !{sys.executable} -m lecture_utils.grade my_model.py my_weights.pt
