@@ -44,6 +44,8 @@ def read_source(notebook: Path):
         raise FileNotFoundError(f"{notebook.name} has no text source at {source}: every notebook is built from one")
     nb = jupytext.read(source, fmt="py:percent")
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    for i, cell in enumerate(nb.cells):  # ids from the position, not random: rebuilds give the same file
+        cell.id = hashlib.md5(f"{source.stem}:cell:{i}".encode()).hexdigest()[:8]
     return nb
 
 
