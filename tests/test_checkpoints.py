@@ -4,7 +4,7 @@ import pickle
 import pytest
 import torch
 
-from lecture_utils import MLP, evaluate, load_mnist
+from lecture_utils import MLP, build_model, evaluate, load_mnist
 from lecture_utils.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, save_checkpoint
 from lecture_utils.pretrained import TEACHERS, load_teacher, teacher_path
 
@@ -84,6 +84,9 @@ def test_committed_checkpoint_reloads_and_its_accuracy_holds(path):
 def test_teacher_loads_with_its_recipe():
     model, accuracy = load_teacher("teacher", "lecture", train_if_missing=False)
     assert accuracy > 0.985
-    assert TEACHERS["teacher"]["lecture"]["model"]["arch"] == "cnn"
+    # the loaded network is the one its recipe builds, with trained (not fresh) weights
+    fresh = build_model(**TEACHERS["teacher"]["lecture"]["model"])
+    assert {k: v.shape for k, v in model.state_dict().items()} == {k: v.shape for k, v in fresh.state_dict().items()}
+    assert not all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
     with pytest.raises(ValueError, match="unknown teacher"):
         load_teacher("nobody")
