@@ -31,6 +31,18 @@ def browser_missing() -> str | None:
     return None
 
 
+def browser_marks() -> list:
+    """``pytestmark`` for a browser test module: marked ``browser`` and skipped, with the reason,
+    where Chromium or Playwright is missing; under ``make test-browser``
+    (LECTURE_REQUIRE_BROWSER=1) the module fails to import instead of skipping."""
+    import pytest
+
+    reason = browser_missing()
+    if reason and os.environ.get("LECTURE_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"browser tests required (make test-browser) but they cannot run: {reason}")
+    return [pytest.mark.browser, pytest.mark.skipif(reason is not None, reason=f"browser tests skipped: {reason}")]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
