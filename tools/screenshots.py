@@ -7,7 +7,7 @@ import argparse
 import io
 from pathlib import Path
 
-from .files import atomic_write_bytes
+from lecture_utils.files import atomic_write_bytes
 from .notebooks import NOTEBOOK_DIR
 
 REPO = NOTEBOOK_DIR.parent

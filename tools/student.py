@@ -18,7 +18,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .files import atomic_write_bytes
+from lecture_utils.files import atomic_write_bytes
 from .notebooks import NOTEBOOK_DIR, notebook_paths
 
 REPO = NOTEBOOK_DIR.parent
@@ -99,7 +99,7 @@ def write_student_version(out: Path = DEFAULT_OUT) -> list[Path]:
     """Write the student version into ``out`` (emptied first); return the notebooks written."""
     import nbformat
 
-    from .homework import BUDGET
+    from lecture_utils.homework import BUDGET
 
     out = Path(out)
     if out.exists():
