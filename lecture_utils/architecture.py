@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
-from .models import count_parameters
+from .measure import count_parameters, multiply_accumulates  # noqa: F401  (multiply_accumulates: imported from here too)
 
 
 def _require_positive(**values) -> None:
@@ -77,20 +76,6 @@ def conv_parameter_counts(in_channels: int, out_channels: int, kernel_size: int)
     counts = ConvCounts(normal, count_parameters(separable.depthwise), count_parameters(separable.pointwise))
     assert counts.normal == k * k * i * o and counts.depthwise == k * k * i and counts.pointwise == i * o
     return counts
-
-
-def multiply_accumulates(model, input_shape, device=None) -> int:
-    """Multiply-accumulates of one forward pass on a zero input of ``input_shape``, counted by
-    ``FlopCounterMode`` (which counts 2 FLOPs per multiply-accumulate). ``model`` is a module or
-    any function of the input (``lambda x: net.forward_to(x, 2)``). A module on the "meta"
-    device is counted from shapes alone, without computing anything."""
-    if device is None:
-        parameter = next(model.parameters(), None) if isinstance(model, nn.Module) else None
-        device = parameter.device if parameter is not None else "cpu"
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(torch.zeros(*input_shape, device=device))
-    return counter.get_total_flops() // 2
 
 
 def low_rank_factorize(linear: nn.Linear, rank: int, svd=None) -> nn.Sequential:

@@ -34,6 +34,7 @@ from torch.nn.utils import parametrize, prune
 
 from .files import atomic_write_bytes
 from .huffman import canonical_code, huffman_code, huffman_decode, huffman_encode
+from .measure import file_bytes, fixed_length_bits
 from .models import build_model
 from .quantization import pack_bits, unpack_bits
 
@@ -89,7 +90,7 @@ def save_state_dict(path, model: nn.Module) -> int:
     """``torch.save`` of the state dict (the plain float32 file), written atomically; returns its bytes."""
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
-    return atomic_write_bytes(path, buffer.getvalue()).stat().st_size
+    return file_bytes(atomic_write_bytes(path, buffer.getvalue()))
 
 
 def plain_weights(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -141,7 +142,7 @@ def _encode(symbols: list[int], alphabet: int, coding: str) -> tuple[dict, list[
     if not symbols:
         return {"bits": 1, "num_bits": 0}, [b""] if coding == "fixed" else [b"", b""]
     if coding == "fixed":
-        bits = max(1, math.ceil(math.log2(alphabet)))
+        bits = fixed_length_bits(alphabet)
         return {"bits": bits}, [pack_bits(torch.tensor(symbols, dtype=torch.long), bits)]
     lengths = {s: len(c) for s, c in huffman_code(symbols).items()}
     data, num_bits = huffman_encode(symbols, canonical_code(lengths))
@@ -196,7 +197,7 @@ def save_compressed(path, model: nn.Module, config: dict, coding: str = "huffman
         sections += parts
     header = json.dumps({"model": config, "coding": coding, "tensors": entries}, separators=(",", ":")).encode()
     blob = MAGIC + struct.pack("<I", len(header)) + header + b"".join(sections)
-    return atomic_write_bytes(path, blob).stat().st_size
+    return file_bytes(atomic_write_bytes(path, blob))
 
 
 def load_compressed(path) -> nn.Module:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architecture import multiply_accumulates
+from .measure import multiply_accumulates_each
 
 
 def require_threshold(threshold) -> float:
@@ -72,12 +72,8 @@ class EarlyExitNet(nn.Module):
     def exit_macs(self, input_shape=(1, 1, 28, 28)) -> list[int]:
         """Multiply-accumulates of one image that leaves at each exit (blocks run so far plus that
         exit's classifier), counted by FlopCounterMode."""
-        was_training, device = self.training, next(self.parameters()).device
-        self.eval()
-        counted = [multiply_accumulates(lambda x, k=k: self.forward_to(x, k), input_shape, device)
-                   for k in range(self.num_exits)]
-        self.train(was_training)
-        return counted
+        return multiply_accumulates_each(self, [lambda x, k=k: self.forward_to(x, k) for k in range(self.num_exits)],
+                                         input_shape)
 
 
 def sum_of_exit_losses(outputs, labels) -> torch.Tensor:
@@ -169,8 +165,4 @@ class SlimmableMLP(nn.Module):
 
     def width_macs(self) -> list[int]:
         """Multiply-accumulates of one image at each width, counted by FlopCounterMode."""
-        was_training, device = self.training, self.fc1.weight.device
-        self.eval()
-        counted = [multiply_accumulates(lambda x, w=w: self.forward_width(x, w), (1, 784), device) for w in self.widths]
-        self.train(was_training)
-        return counted
+        return multiply_accumulates_each(self, [lambda x, w=w: self.forward_width(x, w) for w in self.widths], (1, 784))

@@ -26,7 +26,7 @@ from torch import nn
 
 from .config import pick_device
 from .homework import BUDGET, TIER_NAMES, load_tiers
-from .models import count_parameters
+from .measure import count_parameters
 from .training import evaluate
 
 NOT_GRADED, OVER_BUDGET = 1, 2

@@ -7,10 +7,11 @@ one node until one tree is left; a symbol's code is its path from the root (0 le
 from __future__ import annotations
 
 import heapq
-import math
 from collections import Counter
 
 import numpy as np
+
+from .measure import fixed_length_bits  # noqa: F401  (its home is measure; imported from here too)
 
 
 def huffman_code(symbols) -> dict:
@@ -76,11 +77,6 @@ def average_code_length(symbols, code: dict) -> float:
 def kraft_sum(code: dict) -> float:
     """sum 2^-len(code): at most 1 for any prefix code (Kraft's inequality), 1 for Huffman's."""
     return sum(2.0 ** -len(c) for c in code.values())
-
-
-def fixed_length_bits(num_symbols: int) -> int:
-    """Bits per symbol of a fixed-length code for ``num_symbols`` symbols: ceil(log2(k))."""
-    return max(1, math.ceil(math.log2(num_symbols)))
 
 
 def canonical_code(lengths: dict) -> dict:

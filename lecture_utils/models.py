@@ -5,10 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """The number of parameters (numbers, not bytes): sum of p.numel() over the model."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+from .measure import count_parameters  # noqa: F401  (its home is measure; imported from here too)
 
 
 class MLP(nn.Sequential):

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import copy
 import io
-import math
 import numbers
 
 import numpy as np
 import torch
 from torch import nn
+
+from .measure import bits_per_weight, state_dict_bytes  # noqa: F401  (their home is measure; imported from here too)
 
 
 def require_bits(bits) -> int:
@@ -121,12 +122,6 @@ def quantized_model_bytes(model: nn.Module, bits: int, per_channel: bool = False
     return out.getvalue()
 
 
-def state_dict_bytes(model: nn.Module, dtype: torch.dtype = torch.float32) -> int:
-    """Bytes of the model's parameters stored as ``dtype`` (float32, float16, bfloat16): counted
-    from the tensors' storage after conversion."""
-    return sum(p.detach().to(dtype).untyped_storage().nbytes() for p in model.parameters())
-
-
 def model_in_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     """A float32 copy of ``model`` whose parameters went through ``dtype`` and back (what storing
     them as float16 or bfloat16 does to them)."""
@@ -135,7 +130,3 @@ def model_in_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
         for p in copied.parameters():
             p.copy_(p.to(dtype).float())
     return copied
-
-
-def bits_per_weight(num_bytes: int, num_weights: int) -> float:
-    return 8 * num_bytes / num_weights if num_weights else math.nan
