@@ -13,13 +13,15 @@ Counts come from real ``torch.nn`` modules; multiply-accumulates from PyTorch's 
 """
 from __future__ import annotations
 
+import copy
 import numbers
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .measure import count_parameters, multiply_accumulates  # noqa: F401  (multiply_accumulates: imported from here too)
+from .measure import count_parameters, multiply_accumulates  # multiply_accumulates: imported from here too
+from .training import evaluate
 
 
 def _require_positive(**values) -> None:
@@ -78,6 +80,22 @@ def conv_parameter_counts(in_channels: int, out_channels: int, kernel_size: int)
     return counts
 
 
+def conv_costs(in_channels: int, out_channels: int, kernel_size: int, size: int = 32) -> dict:
+    """A normal k x k convolution against its depthwise separable version (padding k // 2, so the
+    output is as large as the input): parameters (``conv_parameter_counts``), their ratio beside
+    the formula 1/O + 1/k^2, and multiply-accumulates on one ``size`` x ``size`` input, counted on
+    the meta device (shapes only: the answer is immediate even for 512 channels)."""
+    counts = conv_parameter_counts(in_channels, out_channels, kernel_size)
+    i, o, k = in_channels, out_channels, kernel_size
+    with torch.device("meta"):
+        shape = (1, i, size, size)
+        macs_normal = multiply_accumulates(nn.Conv2d(i, o, k, padding=k // 2, bias=False), shape)
+        macs_separable = multiply_accumulates(DepthwiseSeparableConv2d(i, o, k, padding=k // 2), shape)
+    return {"normal": counts.normal, "depthwise": counts.depthwise, "pointwise": counts.pointwise,
+            "separable": counts.separable, "ratio": counts.ratio, "formula": 1 / o + 1 / (k * k),
+            "size": size, "macs_normal": macs_normal, "macs_separable": macs_separable}
+
+
 def low_rank_factorize(linear: nn.Linear, rank: int, svd=None) -> nn.Sequential:
     """Replace ``linear`` (N -> M) by N -> rank -> M with no activation between, from the truncated
     SVD W ~ U_K S_K V_K^T: the first layer gets sqrt(S_K) V_K^T, the second U_K sqrt(S_K) and the
@@ -97,6 +115,20 @@ def low_rank_factorize(linear: nn.Linear, rank: int, svd=None) -> nn.Sequential:
         if linear.bias is not None:
             second.bias.copy_(linear.bias.detach())
     return nn.Sequential(first, second)
+
+
+def evaluate_low_rank_layer(model: nn.Module, layer: str, rank: int, images, labels, svd=None) -> dict:
+    """A copy of ``model`` whose linear layer ``layer`` (N -> M) is replaced by its rank-K
+    factorization (``low_rank_factorize``; ``model`` itself is unchanged): its test accuracy and the
+    parameters of the two factors, counted, beside the formula K*(N+M) + M and the full layer's N*M + M."""
+    linear = model.get_submodule(layer)
+    factors = low_rank_factorize(linear, rank, svd=svd)
+    swapped = copy.deepcopy(model)
+    parent, _, child = layer.rpartition(".")
+    setattr(swapped.get_submodule(parent), child, factors)
+    n, m = linear.in_features, linear.out_features
+    return {"rank": rank, "accuracy": evaluate(swapped, images, labels).accuracy,
+            "parameters": count_parameters(factors), "formula": rank * (n + m) + m, "full": n * m + m}
 
 
 def low_rank_parameter_counts(n: int, m: int, rank: int) -> tuple[int, int]:

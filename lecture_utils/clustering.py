@@ -6,11 +6,15 @@ cluster: log2(k) bits each (2 bits for the lecture's 4 clusters).
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from .measure import clustered_bits_per_weight
 from .quantization import require_weights
+from .training import evaluate
 
 
 def require_num_clusters(num_clusters, distinct: int) -> int:
@@ -68,6 +72,19 @@ def cluster_weights(tensor: torch.Tensor, num_clusters: int, iterations: int = 1
     indices = torch.bucketize(values, (centres[1:] + centres[:-1]) / 2)
     codebook, _ = cluster_means(centres)
     return codebook.to(tensor.dtype), indices.reshape(tensor.shape)
+
+
+def evaluate_clustered_layer(model: nn.Module, layer: str, num_clusters: int, images, labels) -> dict:
+    """A copy of ``model`` with only layer ``layer``'s weights clustered into ``num_clusters`` values
+    (the rest unchanged; ``model`` itself is unchanged): its test accuracy, the layer's bits per
+    weight (an index of ceil(log2 k) bits each plus the float32 codebook) and the codebook."""
+    weights = model.get_parameter(f"{layer}.weight").detach()
+    codebook, indices = cluster_weights(weights, num_clusters)
+    clustered = copy.deepcopy(model)
+    with torch.no_grad():
+        clustered.get_parameter(f"{layer}.weight").copy_(codebook[indices])
+    return {"num_clusters": num_clusters, "accuracy": evaluate(clustered, images, labels).accuracy,
+            "bits_per_weight": clustered_bits_per_weight(weights.numel(), num_clusters), "codebook": codebook}
 
 
 class SharedWeights(nn.Module):

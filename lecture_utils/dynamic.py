@@ -119,6 +119,25 @@ def exit_table(exit_probabilities: list[torch.Tensor], threshold: float) -> tupl
     return guesses.gather(0, exits[None]).squeeze(0), exits
 
 
+def threshold_outcome(exit_probabilities: list[torch.Tensor], labels: torch.Tensor, macs, threshold: float) -> dict:
+    """What one threshold gives (``exit_table`` on precomputed exit outputs): the test accuracy, the
+    average multiply-accumulates per image (``macs``: those of an image leaving at each exit), the
+    share of the whole network's saved, and how many images leave at each exit."""
+    predictions, exits = exit_table(exit_probabilities, threshold)
+    macs = torch.as_tensor(macs, dtype=torch.double)
+    average = macs[exits].mean().item()
+    return {"threshold": threshold, "accuracy": (predictions == labels).double().mean().item(),
+            "average_macs": average, "saved": 1 - average / macs[-1].item(),
+            "exits": torch.bincount(exits, minlength=len(exit_probabilities)).tolist()}
+
+
+def exit_outcome(accuracies, macs, exit_index: int) -> dict:
+    """One exit as the compute budget: its test accuracy (``accuracies``, measured beforehand), its
+    multiply-accumulates per image and their share of the whole network's (the last exit)."""
+    return {"exit": exit_index, "accuracy": accuracies[exit_index], "macs": macs[exit_index],
+            "share": macs[exit_index] / macs[-1]}
+
+
 class SlimmableMLP(nn.Module):
     """784 -> hidden -> hidden -> 10 that can run at several widths: at width w only the first
     round(w * h) units of each hidden layer are used (decided in advance, weights shared).

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .measure import bits_per_weight, state_dict_bytes  # noqa: F401  (their home is measure; imported from here too)
+from .training import evaluate
 
 
 def require_bits(bits) -> int:
@@ -53,6 +54,12 @@ def quantization_params(tensor: torch.Tensor, bits: int, per_channel: bool = Fal
     scale = ((hi - lo) / levels).clamp_min(1e-12)
     zero_point = torch.round(-lo / scale).clamp(0, levels)
     return scale, zero_point
+
+
+def quantization_levels(tensor: torch.Tensor, bits: int) -> torch.Tensor:
+    """The 2^b values (per tensor) that ``tensor``'s weights are rounded to: (code - zero_point) * scale."""
+    scale, zero_point = quantization_params(tensor, bits)
+    return (torch.arange(2**bits) - zero_point) * scale
 
 
 def _broadcast(values: torch.Tensor, tensor: torch.Tensor, per_channel: bool) -> torch.Tensor:
@@ -120,6 +127,18 @@ def quantized_model_bytes(model: nn.Module, bits: int, per_channel: bool = False
         else:
             out.write(param.detach().float().cpu().numpy().tobytes())
     return out.getvalue()
+
+
+def evaluate_quantized(model: nn.Module, bits: int, images, labels, per_channel: bool = False,
+                       layer: str | None = None) -> dict:
+    """Every weight matrix of ``model`` quantized to ``bits`` bits (``quantize_model``, on a copy):
+    the test accuracy and the bytes of the model stored for real (``quantized_model_bytes``);
+    with ``layer``, also the ``levels`` of that layer's weights (per tensor)."""
+    result = {"bits": bits, "accuracy": evaluate(quantize_model(model, bits, per_channel), images, labels).accuracy,
+              "bytes": len(quantized_model_bytes(model, bits, per_channel))}
+    if layer is not None:
+        result["levels"] = quantization_levels(model.get_parameter(f"{layer}.weight").detach(), bits)
+    return result
 
 
 def model_in_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:

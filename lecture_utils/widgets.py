@@ -1,13 +1,16 @@
 """Sliders that redraw a real network's output.
 
-Each builder returns an ipywidgets container whose ``.result`` holds what the
-last move computed, so a test (or the benchmark) can drive it without a browser:
+Every widget here has one shape (``Explorer``): *controls* (the sliders a learner moves), a
+*compute* step (the controls' values in, a result dict out, no drawing: it calls the topic
+module, e.g. ``quantization.evaluate_quantized``) and a *render* step (the result drawn in the
+figure and written as the readout text below it). A move runs ``update(value)``, which is
+``render(compute(value))``; ``.result`` holds what the last move computed, so a test (or the
+benchmark) can drive a widget without a browser:
 ``w = temperature_slider(logits); w.slider.value = 10; w.result``.
 Callbacks stay fast: the figure is made once and only its data is updated.
 """
 from __future__ import annotations
 
-import copy
 import io
 import math
 
@@ -17,15 +20,12 @@ import PIL.Image
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure  # a Figure needs no pyplot state, so it never shows twice
-from torch import nn
 
-from .architecture import DepthwiseSeparableConv2d, conv_parameter_counts, low_rank_factorize, multiply_accumulates
-from .clustering import cluster_weights
+from .architecture import conv_costs, evaluate_low_rank_layer
+from .clustering import evaluate_clustered_layer
 from .distillation import entropy, softmax_with_temperature
-from .models import count_parameters
-from .quantization import quantization_params, quantize_model, quantized_model_bytes
-from .huffman import fixed_length_bits
-from .training import evaluate
+from .dynamic import exit_outcome, threshold_outcome
+from .quantization import evaluate_quantized
 
 
 class BlitFigure:
@@ -63,11 +63,57 @@ class BlitFigure:
         return buffer.getvalue()
 
 
-class TemperatureSlider(widgets.VBox):
+class Explorer(widgets.VBox):
+    """The base shape of the lecture's widgets: controls -> compute -> render.
+
+    * ``controls``: the ipywidgets a learner moves, shown first; any change runs ``update()``;
+    * ``compute(value)``: the controls' value(s) in (``value()`` reads them), a result dict out;
+      pure, no drawing: the lecture's logic stays in the topic modules;
+    * ``render(result)``: ``draw(result)`` updates the figure (if the widget has one, ``plot``) and
+      ``readout_text(result)`` gives the HTML shown below it.
+    """
+
+    def __init__(self, controls, plot: BlitFigure | None = None):
+        self.controls, self.plot = list(controls), plot
+        self.image = widgets.Image(format="png") if plot is not None else None
+        self.readout = widgets.HTML()
+        self.result = None
+        for control in self.controls:
+            control.observe(lambda change: self.update(), names="value")
+        super().__init__([*self.controls, *([self.image] if plot is not None else []), self.readout])
+        self.update()
+
+    def value(self):
+        """What ``compute`` takes: the (first) control's value."""
+        return self.controls[0].value
+
+    def compute(self, value) -> dict:
+        raise NotImplementedError
+
+    def readout_text(self, result: dict) -> str:
+        raise NotImplementedError
+
+    def draw(self, result: dict) -> None:
+        """Update the figure's changing artists (widgets with a figure override this)."""
+
+    def render(self, result: dict) -> None:
+        if self.plot is not None:
+            self.draw(result)
+            self.image.value = self.plot.png()
+        self.readout.value = self.readout_text(result)
+
+    def update(self, value=None) -> dict:
+        """``render(compute(value))`` (by default, the controls' current value); returns the result."""
+        self.result = self.compute(self.value() if value is None else value)
+        self.render(self.result)
+        return self.result
+
+
+class TemperatureSlider(Explorer):
     """A log-scale temperature slider (about 0.5 to 100) over one image's logits.
 
     Shows the softened distribution softmax(logits / T) as bars, with the
-    probabilities and the entropy as text. ``.result`` is the probability tensor.
+    probabilities and the entropy as text. ``.result["probabilities"]`` is the probability tensor.
     """
 
     def __init__(self, logits, temperature: float = 1.0, min_temperature: float = 0.5,
@@ -78,37 +124,33 @@ class TemperatureSlider(widgets.VBox):
             step=0.01, description="T", readout_format=".3g", continuous_update=True,
             layout=widgets.Layout(width="420px"),
         )
-        self.readout = widgets.HTML()
-        self.image = widgets.Image(format="png")
-        self.plot = BlitFigure(5, 2.4)
-        self.plot.figure.subplots_adjust(left=0.13, right=0.98, bottom=0.2, top=0.88)
-        ax = self.plot.figure.add_subplot()
+        plot = BlitFigure(5, 2.4)
+        plot.figure.subplots_adjust(left=0.13, right=0.98, bottom=0.2, top=0.88)
+        ax = plot.figure.add_subplot()
         classes = range(len(self.logits))
-        self.bars = self.plot.add_animated(*ax.bar(classes, [0.0] * len(self.logits), color="tab:blue"))
+        self.bars = plot.add_animated(*ax.bar(classes, [0.0] * len(self.logits), color="tab:blue"))
         ax.set_xticks(list(classes))
         ax.set_ylim(0, 1)
         ax.set_xlabel("class")
         ax.set_ylabel("probability")
         ax.set_title(f"{title}softmax(logits / T)", fontsize=10)  # T is in the readout below
-        self.result = None
-        self.slider.observe(lambda change: self.update(change["new"]), names="value")
-        super().__init__([self.slider, self.image, self.readout])
-        self.update(self.slider.value)
+        super().__init__([self.slider], plot)
 
-    def update(self, temperature: float):
-        """Recompute softmax(logits / T), redraw the bars, return the probabilities."""
+    def compute(self, temperature: float) -> dict:
+        """softmax(logits / T) and its entropy."""
         probs = softmax_with_temperature(self.logits, temperature)
-        for bar, p in zip(self.bars, probs.tolist()):
+        return {"temperature": temperature, "probabilities": probs, "entropy": entropy(probs).item()}
+
+    def draw(self, result):
+        for bar, p in zip(self.bars, result["probabilities"].tolist()):
             bar.set_height(p)
-        self.image.value = self.plot.png()
+
+    def readout_text(self, result):
+        probs = result["probabilities"]
         top = probs.argsort(descending=True)[:3].tolist()
-        self.readout.value = (
-            f"<code>T = {temperature:.3g}: "
-            + ", ".join(f"p({c}) = {probs[c]:.3f}" for c in top)
-            + f"; entropy = {entropy(probs).item():.3f} nats (uniform: {math.log(len(probs)):.3f})</code>"
-        )
-        self.result = probs
-        return probs
+        return (f"<code>T = {result['temperature']:.3g}: "
+                + ", ".join(f"p({c}) = {probs[c]:.3f}" for c in top)
+                + f"; entropy = {result['entropy']:.3f} nats (uniform: {math.log(len(probs)):.3f})</code>")
 
 
 def temperature_slider(logits, temperature: float = 1.0, title: str = "") -> TemperatureSlider:
@@ -116,90 +158,82 @@ def temperature_slider(logits, temperature: float = 1.0, title: str = "") -> Tem
     return TemperatureSlider(logits, temperature=temperature, title=title)
 
 
-class _LayerHistogramSlider(widgets.VBox):
+class _LayerHistogramSlider(Explorer):
     """An integer slider over a trained network: the histogram of one layer's weights is drawn
-    once; each move recomputes the compressed network, redraws the levels or centres as
-    vertical lines over the histogram, and evaluates test accuracy."""
+    once; each move recomputes the compressed network, redraws the levels or centres (``marks``)
+    as vertical lines over the histogram, and evaluates test accuracy."""
 
     max_lines = 64  # more levels than this are too dense to draw one by one
 
     def __init__(self, model, layer, images, labels, description, value, min_value, max_value, xlabel):
-
         self.model, self.layer, self.images, self.labels = model, layer, images, labels
-        self.weights = dict(model.named_parameters())[f"{layer}.weight"].detach()
+        self.weights = model.get_parameter(f"{layer}.weight").detach()
         self.slider = widgets.IntSlider(value=value, min=min_value, max=max_value, description=description,
                                         continuous_update=False, layout=widgets.Layout(width="420px"))
-        self.readout = widgets.HTML()
-        self.image = widgets.Image(format="png")
-        self.plot = BlitFigure(6, 2.6)
-        self.plot.figure.subplots_adjust(left=0.1, right=0.98, bottom=0.18, top=0.9)
-        ax = self.plot.figure.add_subplot()
+        plot = BlitFigure(6, 2.6)
+        plot.figure.subplots_adjust(left=0.1, right=0.98, bottom=0.18, top=0.9)
+        ax = plot.figure.add_subplot()
         ax.hist(self.weights.flatten().numpy(), bins=200, color="lightgray", log=True)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("weights (log scale)")
         ax.set_title(f"layer {layer}: {self.weights.numel():,} weights", fontsize=10)
-        self.lines = self.plot.add_animated(ax.vlines([], 0, 1, transform=ax.get_xaxis_transform(), colors="tab:red", lw=0.8))[0]
-        self.note = self.plot.add_animated(ax.text(0.01, 0.92, "", transform=ax.transAxes, fontsize=9, va="top"))[0]
-        self.result = None
-        self.slider.observe(lambda change: self.update(change["new"]), names="value")
-        super().__init__([self.slider, self.image, self.readout])
-        self.update(self.slider.value)
+        self.lines = plot.add_animated(ax.vlines([], 0, 1, transform=ax.get_xaxis_transform(), colors="tab:red", lw=0.8))[0]
+        self.note = plot.add_animated(ax.text(0.01, 0.92, "", transform=ax.transAxes, fontsize=9, va="top"))[0]
+        super().__init__([self.slider], plot)
 
-    def _draw(self, positions, label):
-        """Lines at ``positions`` (None, or more than ``max_lines`` of them: only the label)."""
-        if positions is not None and len(positions) <= self.max_lines:
-            self.lines.set_segments([[(x, 0), (x, 1)] for x in positions])
+    def marks(self, result) -> tuple[torch.Tensor, str]:
+        """The positions of the vertical lines and their label."""
+        raise NotImplementedError
+
+    def draw(self, result):
+        positions, label = self.marks(result)
+        if len(positions) <= self.max_lines:
+            self.lines.set_segments([[(x, 0), (x, 1)] for x in positions.tolist()])
             self.note.set_text(label)
         else:
             self.lines.set_segments([])
             self.note.set_text(f"{label} (too many to draw)")
-        self.image.value = self.plot.png()
 
 
 class BitsSlider(_LayerHistogramSlider):
-    """Notebook 05: every weight matrix quantized to b bits (1 to 16). ``.result`` is a dict with
-    ``bits``, ``accuracy`` and ``bytes`` (the packed model, measured)."""
+    """Notebook 05: every weight matrix quantized to b bits (1 to 16). ``.result`` is
+    ``quantization.evaluate_quantized``'s dict: ``bits``, ``accuracy``, ``bytes`` (the packed model,
+    measured) and the ``levels`` of the layer drawn."""
 
     def __init__(self, model, layer, images, labels, bits: int = 4, per_channel: bool = False):
         self.per_channel = per_channel
         super().__init__(model, layer, images, labels, "bits", bits, 1, 16, "weight value (red: quantization levels)")
 
-    def update(self, bits: int):
-        quantized = quantize_model(self.model, bits, self.per_channel)
-        accuracy = evaluate(quantized, self.images, self.labels).accuracy
-        size = len(quantized_model_bytes(self.model, bits, self.per_channel))
-        scale, zero_point = quantization_params(self.weights, bits)
-        levels = ((torch.arange(2**bits) - zero_point) * scale).tolist() if 2**bits <= self.max_lines else None
-        self._draw(levels, f"{2**bits:,} levels")
-        self.readout.value = (f"<code>{bits} bits per weight: test accuracy {100 * accuracy:.2f}%, "
-                              f"stored in {size:,} bytes</code>")
-        self.result = {"bits": bits, "accuracy": accuracy, "bytes": size}
-        return self.result
+    def compute(self, bits: int) -> dict:
+        return evaluate_quantized(self.model, bits, self.images, self.labels, self.per_channel, layer=self.layer)
+
+    def marks(self, result):
+        return result["levels"], f"{len(result['levels']):,} levels"
+
+    def readout_text(self, result):
+        return (f"<code>{result['bits']} bits per weight: test accuracy {100 * result['accuracy']:.2f}%, "
+                f"stored in {result['bytes']:,} bytes</code>")
 
 
 class ClusterSlider(_LayerHistogramSlider):
     """Notebook 06: one layer re-clustered into k groups (2 to 256), the rest of the network
-    unchanged. ``.result`` is a dict with ``num_clusters``, ``accuracy``, ``bits_per_weight``
-    (log2 k for the indices, plus the codebook shared by the layer) and ``codebook``."""
+    unchanged. ``.result`` is ``clustering.evaluate_clustered_layer``'s dict: ``num_clusters``,
+    ``accuracy``, ``bits_per_weight`` (log2 k for the indices, plus the codebook shared by the
+    layer) and ``codebook``."""
 
     def __init__(self, model, layer, images, labels, num_clusters: int = 4):
-        self.working = copy.deepcopy(model)
-        self.target = dict(self.working.named_parameters())[f"{layer}.weight"]
         super().__init__(model, layer, images, labels, "clusters", num_clusters, 2, 256,
                          "weight value (red: cluster centres)")
 
-    def update(self, num_clusters: int):
-        codebook, indices = cluster_weights(self.weights, num_clusters)
-        with torch.no_grad():
-            self.target.copy_(codebook[indices])
-        accuracy = evaluate(self.working, self.images, self.labels).accuracy
-        n = self.weights.numel()
-        bits = (n * fixed_length_bits(num_clusters) + 32 * num_clusters) / n
-        self._draw(codebook.tolist(), f"{num_clusters} centres")
-        self.readout.value = (f"<code>{num_clusters} clusters: test accuracy {100 * accuracy:.2f}%, "
-                              f"{bits:.3f} bits per weight in this layer (32 before)</code>")
-        self.result = {"num_clusters": num_clusters, "accuracy": accuracy, "bits_per_weight": bits, "codebook": codebook}
-        return self.result
+    def compute(self, num_clusters: int) -> dict:
+        return evaluate_clustered_layer(self.model, self.layer, num_clusters, self.images, self.labels)
+
+    def marks(self, result):
+        return result["codebook"], f"{result['num_clusters']} centres"
+
+    def readout_text(self, result):
+        return (f"<code>{result['num_clusters']} clusters: test accuracy {100 * result['accuracy']:.2f}%, "
+                f"{result['bits_per_weight']:.3f} bits per weight in this layer (32 before)</code>")
 
 
 def bits_slider(model, layer, images, labels, bits: int = 4, per_channel: bool = False) -> BitsSlider:
@@ -212,142 +246,106 @@ def cluster_slider(model, layer, images, labels, num_clusters: int = 4) -> Clust
     return ClusterSlider(model, layer, images, labels, num_clusters)
 
 
-class ConvCountSliders(widgets.VBox):
+class ConvCountSliders(Explorer):
     """Notebook 08: sliders for input channels I, output channels O and kernel size k. Shows the
     parameters of a normal and a depthwise separable convolution (from real modules), the ratio
     against the formula 1/O + 1/k^2, and multiply-accumulates on a 32 x 32 input counted by
-    FlopCounterMode (on the meta device: shapes only, so a move answers at once)."""
+    FlopCounterMode (``architecture.conv_costs``, on the meta device: a move answers at once)."""
 
     def __init__(self, in_channels: int = 2, out_channels: int = 4, kernel_size: int = 3, size: int = 32):
         self.size = size
         self.i = widgets.IntSlider(value=in_channels, min=1, max=512, description="I (in)", continuous_update=False)
         self.o = widgets.IntSlider(value=out_channels, min=1, max=512, description="O (out)", continuous_update=False)
         self.k = widgets.IntSlider(value=kernel_size, min=1, max=7, description="k", continuous_update=False)
-        self.readout = widgets.HTML()
-        self.result = None
-        for s in (self.i, self.o, self.k):
-            s.observe(lambda change: self.update(), names="value")
-        super().__init__([self.i, self.o, self.k, self.readout])
-        self.update()
+        super().__init__([self.i, self.o, self.k])
 
-    def update(self):
-        i, o, k = self.i.value, self.o.value, self.k.value
-        counts = conv_parameter_counts(i, o, k)
-        with torch.device("meta"):
-            shape = (1, i, self.size, self.size)
-            macs_normal = multiply_accumulates(nn.Conv2d(i, o, k, padding=k // 2, bias=False), shape)
-            macs_separable = multiply_accumulates(DepthwiseSeparableConv2d(i, o, k, padding=k // 2), shape)
-        formula = 1 / o + 1 / (k * k)
-        self.result = {"normal": counts.normal, "separable": counts.separable, "ratio": counts.ratio,
-                       "formula": formula, "macs_normal": macs_normal, "macs_separable": macs_separable}
-        self.readout.value = (
-            "<table><tr><th></th><th>parameters</th><th>multiply-accumulates (32x32 input)</th></tr>"
-            f"<tr><td>normal k*k*I*O</td><td>{counts.normal:,}</td><td>{macs_normal:,}</td></tr>"
-            f"<tr><td>depthwise k*k*I + pointwise I*O</td><td>{counts.depthwise:,} + {counts.pointwise:,} = "
-            f"{counts.separable:,}</td><td>{macs_separable:,}</td></tr></table>"
-            f"<code>ratio {counts.ratio:.4f}; formula 1/O + 1/k² = {formula:.4f}</code>")
-        return self.result
+    def value(self):
+        return self.i.value, self.o.value, self.k.value
+
+    def compute(self, value) -> dict:
+        return conv_costs(*value, size=self.size)
+
+    def readout_text(self, r):
+        return (
+            f"<table><tr><th></th><th>parameters</th><th>multiply-accumulates ({r['size']}x{r['size']} input)</th></tr>"
+            f"<tr><td>normal k*k*I*O</td><td>{r['normal']:,}</td><td>{r['macs_normal']:,}</td></tr>"
+            f"<tr><td>depthwise k*k*I + pointwise I*O</td><td>{r['depthwise']:,} + {r['pointwise']:,} = "
+            f"{r['separable']:,}</td><td>{r['macs_separable']:,}</td></tr></table>"
+            f"<code>ratio {r['ratio']:.4f}; formula 1/O + 1/k² = {r['formula']:.4f}</code>")
 
 
-class RankSlider(widgets.VBox):
+class RankSlider(Explorer):
     """Notebook 09: layer ``layer`` (a Linear, N -> M) replaced by its truncated SVD at rank K.
     The SVD is computed once; a move rebuilds the two factors, evaluates test accuracy and counts
-    the parameters. ``.result``: ``rank``, ``accuracy``, ``parameters`` (of the two factors)."""
+    the parameters (``architecture.evaluate_low_rank_layer``). ``.result``: ``rank``, ``accuracy``,
+    ``parameters`` (of the two factors), ``formula`` (K*(N+M) + M) and ``full`` (N*M + M)."""
 
     def __init__(self, model, layer: str, images, labels, rank: int = 20):
-
         self.model, self.layer, self.images, self.labels = model, layer, images, labels
-        self.linear = dict(model.named_modules())[layer]
+        self.linear = model.get_submodule(layer)
         self.svd = torch.linalg.svd(self.linear.weight.detach().double(), full_matrices=False)
-        self.working = copy.deepcopy(model)
         limit = min(self.linear.in_features, self.linear.out_features)
         self.slider = widgets.IntSlider(value=rank, min=1, max=limit, description="rank K", continuous_update=False,
                                         layout=widgets.Layout(width="420px"))
-        self.readout = widgets.HTML()
-        self.result = None
-        self.slider.observe(lambda change: self.update(change["new"]), names="value")
-        super().__init__([self.slider, self.readout])
-        self.update(rank)
+        super().__init__([self.slider])
 
-    def update(self, rank: int):
-        factors = low_rank_factorize(self.linear, rank, svd=self.svd)
-        parent, _, child = self.layer.rpartition(".")
-        setattr(self.working.get_submodule(parent) if parent else self.working, child, factors)
-        accuracy = evaluate(self.working, self.images, self.labels).accuracy
-        n, m = self.linear.in_features, self.linear.out_features
-        params = count_parameters(factors)
-        self.result = {"rank": rank, "accuracy": accuracy, "parameters": params}
-        self.readout.value = (f"<code>rank {rank}: test accuracy {100 * accuracy:.2f}%; layer parameters {params:,} "
-                              f"(K*(N+M) + M = {rank * (n + m) + m:,}) instead of {n * m + m:,}</code>")
-        return self.result
+    def compute(self, rank: int) -> dict:
+        return evaluate_low_rank_layer(self.model, self.layer, rank, self.images, self.labels, svd=self.svd)
+
+    def readout_text(self, r):
+        return (f"<code>rank {r['rank']}: test accuracy {100 * r['accuracy']:.2f}%; layer parameters {r['parameters']:,} "
+                f"(K*(N+M) + M = {r['formula']:,}) instead of {r['full']:,}</code>")
 
 
-class ExitBudget(widgets.VBox):
+class ExitBudget(Explorer):
     """Notebook 10: a dropdown choosing the exit (the compute budget) of an early-exit network;
-    shows that exit's accuracy and multiply-accumulates, computed beforehand."""
+    shows that exit's accuracy and multiply-accumulates, computed beforehand (``dynamic.exit_outcome``)."""
 
     def __init__(self, accuracies, macs, exit_index: int | None = None):
         self.accuracies, self.macs = list(accuracies), list(macs)
         options = [(f"exit {k + 1} ({m:,} MACs)", k) for k, m in enumerate(self.macs)]
         self.dropdown = widgets.Dropdown(options=options, value=len(options) - 1 if exit_index is None else exit_index,
                                          description="budget")
-        self.readout = widgets.HTML()
-        self.result = None
-        self.dropdown.observe(lambda change: self.update(change["new"]), names="value")
-        super().__init__([self.dropdown, self.readout])
-        self.update(self.dropdown.value)
+        super().__init__([self.dropdown])
 
-    def update(self, k: int):
-        share = self.macs[k] / self.macs[-1]
-        self.result = {"exit": k, "accuracy": self.accuracies[k], "macs": self.macs[k]}
-        self.readout.value = (f"<code>exit {k + 1}: test accuracy {100 * self.accuracies[k]:.2f}%, "
-                              f"{self.macs[k]:,} multiply-accumulates per image ({100 * share:.0f}% of the full network)</code>")
-        return self.result
+    def compute(self, k: int) -> dict:
+        return exit_outcome(self.accuracies, self.macs, k)
+
+    def readout_text(self, r):
+        return (f"<code>exit {r['exit'] + 1}: test accuracy {100 * r['accuracy']:.2f}%, "
+                f"{r['macs']:,} multiply-accumulates per image ({100 * r['share']:.0f}% of the full network)</code>")
 
 
-class ThresholdSlider(widgets.VBox):
+class ThresholdSlider(Explorer):
     """Notebook 10: the exit threshold. Every exit's softmax output on the test images is computed
-    once; a move only decides, per image, the first exit confident enough (``exit_table``), then
-    marks the point on the accuracy / average-MACs curve drawn once beforehand."""
+    once; a move only decides, per image, the first exit confident enough (``dynamic.threshold_outcome``),
+    then marks the point on the accuracy / average-MACs curve drawn once beforehand."""
 
     def __init__(self, exit_probabilities, labels, macs, threshold: float = 0.9):
-        from .dynamic import exit_table
-
-        self.exit_table, self.probs, self.labels = exit_table, exit_probabilities, labels
+        self.probs, self.labels = exit_probabilities, labels
         self.macs = torch.tensor(macs, dtype=torch.double)
         self.slider = widgets.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.005, description="threshold",
                                           readout_format=".3f", continuous_update=True, layout=widgets.Layout(width="420px"))
-        self.readout = widgets.HTML()
-        self.image = widgets.Image(format="png")
-        self.plot = BlitFigure(5.5, 2.8)
-        self.plot.figure.subplots_adjust(left=0.14, right=0.97, bottom=0.17, top=0.9)
-        ax = self.plot.figure.add_subplot()
-        grid = [i / 200 for i in range(201)]
-        curve = [self._point(t) for t in grid]
-        ax.plot([c[1] / 1e3 for c in curve], [100 * c[0] for c in curve], color="tab:blue", lw=1)
+        plot = BlitFigure(5.5, 2.8)
+        plot.figure.subplots_adjust(left=0.14, right=0.97, bottom=0.17, top=0.9)
+        ax = plot.figure.add_subplot()
+        curve = [self.compute(i / 200) for i in range(201)]
+        accuracies = [100 * c["accuracy"] for c in curve]
+        ax.plot([c["average_macs"] / 1e3 for c in curve], accuracies, color="tab:blue", lw=1)
         ax.set_xlabel("average multiply-accumulates per image (thousands)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title("every threshold from 0 to 1; red: the current one", fontsize=10)
-        low = min(c[0] for c in curve)
-        ax.set_ylim(100 * low - 0.5, 100 * max(c[0] for c in curve) + 0.3)
-        self.marker = self.plot.add_animated(*ax.plot([], [], "o", color="tab:red", ms=8))[0]
-        self.result = None
-        self.slider.observe(lambda change: self.update(change["new"]), names="value")
-        super().__init__([self.slider, self.image, self.readout])
-        self.update(threshold)
+        ax.set_ylim(min(accuracies) - 0.5, max(accuracies) + 0.3)
+        self.marker = plot.add_animated(*ax.plot([], [], "o", color="tab:red", ms=8))[0]
+        super().__init__([self.slider], plot)
 
-    def _point(self, threshold: float):
-        predictions, exits = self.exit_table(self.probs, threshold)
-        return (predictions == self.labels).double().mean().item(), self.macs[exits].mean().item(), exits
+    def compute(self, threshold: float) -> dict:
+        return threshold_outcome(self.probs, self.labels, self.macs, threshold)
 
-    def update(self, threshold: float):
-        accuracy, average, exits = self._point(threshold)
-        self.marker.set_data([average / 1e3], [100 * accuracy])
-        self.image.value = self.plot.png()
-        counts = torch.bincount(exits, minlength=len(self.probs)).tolist()
-        saving = 1 - average / self.macs[-1].item()
-        self.result = {"threshold": threshold, "accuracy": accuracy, "average_macs": average, "exits": counts}
-        self.readout.value = (f"<code>threshold {threshold:.3f}: test accuracy {100 * accuracy:.2f}%, "
-                              f"{average:,.0f} MACs per image on average ({100 * saving:.0f}% saved); "
-                              f"images leaving at each exit: {counts}</code>")
-        return self.result
+    def draw(self, result):
+        self.marker.set_data([result["average_macs"] / 1e3], [100 * result["accuracy"]])
+
+    def readout_text(self, r):
+        return (f"<code>threshold {r['threshold']:.3f}: test accuracy {100 * r['accuracy']:.2f}%, "
+                f"{r['average_macs']:,.0f} MACs per image on average ({100 * r['saved']:.0f}% saved); "
+                f"images leaving at each exit: {r['exits']}</code>")

@@ -83,7 +83,8 @@ def test_threshold_slider_shows_the_table_values(net):
     assert "threshold 0.120" in w.readout.value
     b = ExitBudget([0.8, 0.9, 0.95, 0.97], macs)
     b.dropdown.value = 1
-    assert b.result == {"exit": 1, "accuracy": 0.9, "macs": macs[1]} and "90.00%" in b.readout.value
+    assert b.result == {"exit": 1, "accuracy": 0.9, "macs": macs[1], "share": macs[1] / macs[-1]}
+    assert "90.00%" in b.readout.value
 
 
 def test_dynamic_exercises():

@@ -10,10 +10,10 @@ LOGITS = torch.tensor([1.0, 9.0, 0.5, 2.0, 0.0, 0.3, -1.0, 7.5, 0.2, 5.0])
 
 def test_slider_shows_softmax_at_the_chosen_temperature():
     w = temperature_slider(LOGITS)
-    assert torch.allclose(w.result, softmax_with_temperature(LOGITS, 1.0))
+    assert torch.allclose(w.result["probabilities"], softmax_with_temperature(LOGITS, 1.0))
     w.slider.value = 10.0
     want = softmax_with_temperature(LOGITS, 10.0)
-    assert torch.allclose(w.result, want)
+    assert torch.allclose(w.result["probabilities"], want)
     assert f"p(1) = {want[1]:.3f}" in w.readout.value and "T = 10" in w.readout.value
     assert w.image.value[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -22,9 +22,11 @@ def test_slider_range_is_log_scale_half_to_hundred():
     w = temperature_slider(LOGITS)
     assert abs(10 ** w.slider.min - 0.5) < 1e-9 and abs(10 ** w.slider.max - 100) < 1e-9
     w.slider.value = 100.0
-    assert w.result.max() - w.result.min() < 0.2  # nearly uniform
+    probs = w.result["probabilities"]
+    assert probs.max() - probs.min() < 0.2  # nearly uniform
     w.slider.value = 0.5
-    assert w.result.argmax() == 1 and w.result.max() > 0.95 > softmax_with_temperature(LOGITS, 1.0).max()
+    probs = w.result["probabilities"]
+    assert probs.argmax() == 1 and probs.max() > 0.95 > softmax_with_temperature(LOGITS, 1.0).max()
 
 
 def test_slider_answers_quickly_enough_to_drive():
@@ -56,7 +58,8 @@ def test_bits_slider_shows_what_the_helpers_compute():
         w.slider.value = bits
         accuracy = evaluate(quantize_model(model, bits), x, y).accuracy
         size = len(quantized_model_bytes(model, bits))
-        assert w.result == {"bits": bits, "accuracy": accuracy, "bytes": size}
+        assert {k: w.result[k] for k in ("bits", "accuracy", "bytes")} == {"bits": bits, "accuracy": accuracy, "bytes": size}
+        assert len(w.result["levels"]) == 2**bits
         assert f"{bits} bits per weight: test accuracy {100 * accuracy:.2f}%" in w.readout.value
         assert f"{size:,} bytes" in w.readout.value
     assert (w.slider.min, w.slider.max) == (1, 16)
@@ -76,3 +79,17 @@ def test_cluster_slider_shows_what_the_helpers_compute():
     assert abs(w.result["bits_per_weight"] - (4 + 32 * 16 / original.numel())) < 1e-9
     assert torch.equal(model[1].weight, original)  # the slider works on a copy
     assert (w.slider.min, w.slider.max) == (2, 256)
+
+
+def test_every_widget_is_controls_then_compute_then_render():
+    from lecture_utils.architecture import conv_costs
+    from lecture_utils.widgets import ConvCountSliders, Explorer, ExitBudget
+
+    w = ConvCountSliders()
+    assert isinstance(w, Explorer) and w.controls == [w.i, w.o, w.k] and w.value() == (2, 4, 3)
+    result = w.update((8, 16, 5))  # compute takes the values, not the controls
+    assert result == conv_costs(8, 16, 5) == w.result and w.readout.value == w.readout_text(result)
+    w.o.value = 64  # a move: render(compute(the controls' values))
+    assert w.result == w.compute((2, 64, 3)) and "1/k² = 0.1267" in w.readout.value
+    b = ExitBudget([0.5, 0.9], [10, 40])
+    assert b.result["share"] == 1.0 and b.image is None and b.children == (b.dropdown, b.readout)
