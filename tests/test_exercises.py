@@ -1,167 +1,272 @@
+"""The exercise checks: every exercise in the registry is graded through its own catalogue.
+
+For each exercise: the reference passes; each catalogued mistake fails with exactly its own
+hint; a stub raising NotImplementedError gets the not-implemented hint; any other error gives
+one message (its type and text, no chained traceback). Beyond the catalogues: other right
+answers pass, some wrong answers no mistake describes get the generic hint, and no hint
+contains a line of a notebook's solution.
+"""
+import inspect
+import re
+import string
+import traceback
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from lecture_utils import distillation_loss, softmax_with_temperature
-from lecture_utils.exercises import ExerciseError, check_distillation_loss, check_softmax_with_temperature
+import lecture_utils.exercises as exercises
+from lecture_utils import binarize, distillation_loss
+from lecture_utils.distillation import best_bias_shift
+from lecture_utils.exercises import EXERCISES, ExerciseError, check_homework_model
+from lecture_utils.exercises.harness import NOT_IMPLEMENTED
+from lecture_utils.fitnets import hidden_activations
+from lecture_utils.huffman import canonical_code
+from lecture_utils.quantization import pack_bits
 
+SOURCES = Path(__file__).resolve().parent.parent / "sources"
+BY_NAME = {e.name: e for e in EXERCISES}
 
-def naive_softmax(logits, t):
-    e = torch.exp(logits / t)
-    return e / e.sum(-1, keepdim=True)
+# The notebooks import these, with these parameters: none may disappear or change.
+SIGNATURES = {name: ["fn"] for name in [
+    "check_softmax_with_temperature", "check_distillation_loss", "check_drop_digit", "check_best_bias_shift",
+    "check_ensemble_probabilities", "check_average_state_dicts", "check_logit_matching_loss",
+    "check_hidden_activations", "check_quantize_uniform", "check_pack_bits", "check_kmeans_step",
+    "check_huffman_decode", "check_binarize", "check_straight_through", "check_conv_parameter_formula",
+    "check_separable_block", "check_low_rank_parameters", "check_truncated_svd", "check_sum_of_exit_losses",
+    "check_first_confident_exit", "check_gaps_with_escape", "check_canonical_code", "check_parameter_count",
+]}
+SIGNATURES["check_homework_model"] = ["build_fn", "budget"]
+CHECKS = {name: getattr(exercises, name) for name in dir(exercises) if name.startswith("check_")}
 
 
 def stub(*args):
     raise NotImplementedError
 
 
-def test_reference_solutions_pass(capsys):
-    check_softmax_with_temperature(softmax_with_temperature)
-    check_distillation_loss(distillation_loss)
-    assert capsys.readouterr().out.count("✓") == 2
+def pattern(template: str) -> str:
+    """A regular expression for a hint template: its text literally, each {field} as anything."""
+    return "".join(re.escape(text) + (".*?" if name is not None else "")
+                   for text, name, _, _ in string.Formatter().parse(template))
 
 
-def test_soft_cross_entropy_passes_too():
-    def soft_ce(s, te, y, t, a):
-        soft = -(torch.softmax(te / t, -1) * torch.log_softmax(s / t, -1)).sum(-1).mean()
-        return a * t * t * soft + (1 - a) * F.cross_entropy(s, y)
-
-    check_distillation_loss(soft_ce)
+def literals(template: str) -> list[str]:
+    return [text for text, _, _, _ in string.Formatter().parse(template) if text.strip()]
 
 
-@pytest.mark.parametrize("fn,hint", [
-    (stub, "NotImplementedError"),
-    (naive_softmax, "overflow"),
-    (lambda z, t: torch.softmax(z * t, -1), "do not multiply"),
-    (lambda z, t: torch.softmax(z, -1), "temperature is not used"),
-    (lambda z, t: torch.softmax(z / t, 0), "dim=-1"),
-    (lambda z, t: torch.exp(z / t), "sum to"),
-    (lambda z, t: (z / t).tolist(), "torch.Tensor"),
-])
-def test_wrong_softmax_gets_its_hint(fn, hint):
-    with pytest.raises(ExerciseError, match=hint):
-        check_softmax_with_temperature(fn)
+def failure(exercise, fn) -> ExerciseError:
+    """The one ExerciseError that grading ``fn`` raises: its own message, no chained traceback."""
+    with pytest.raises(ExerciseError) as info:
+        exercise.check(fn)
+    error = info.value
+    assert error.exercise is exercise
+    assert error.__cause__ is None and error.__suppress_context__
+    assert str(error).startswith(f"{exercise.name}: not yet. ")
+    return error
 
 
-@pytest.mark.parametrize("fn,hint", [
-    (stub, "NotImplementedError"),
-    (lambda s, te, y, t, a: distillation_loss(s, te, y, t, a, scale_by_t2=False), "T²"),
-    (lambda s, te, y, t, a: distillation_loss(s, te, y, t, 1 - a), "swapped"),
-    (lambda s, te, y, t, a: len(s) * distillation_loss(s, te, y, t, a), "average"),
-    (lambda s, te, y, t, a: a * t * t * F.kl_div(F.log_softmax(s, -1), F.softmax(te / t, -1), reduction="batchmean")
-     + (1 - a) * F.cross_entropy(s, y), "divided by T"),
-    (lambda s, te, y, t, a: F.cross_entropy(s, y), "differs"),
-    (lambda s, te, y, t, a: distillation_loss(s, te, y, t, a).item(), "0-dim tensor"),
-    (lambda s, te, y, t, a: distillation_loss(s.detach(), te, y, t, a), "does not depend"),
-])
-def test_wrong_loss_gets_its_hint(fn, hint):
-    with pytest.raises(ExerciseError, match=hint):
-        check_distillation_loss(fn)
+def has_hint(error: ExerciseError, hint: str) -> bool:
+    return re.fullmatch(rf"[^\n]*?: not yet\. (?:[^\n]*?: )?{pattern(hint)}", str(error), re.S) is not None
 
 
-from lecture_utils.distillation import best_bias_shift, logit_matching_loss  # noqa: E402
-from lecture_utils.ensembles import average_state_dicts  # noqa: E402
-from lecture_utils.exercises import (check_average_state_dicts, check_best_bias_shift, check_drop_digit,  # noqa: E402
-                                     check_ensemble_probabilities, check_hidden_activations,
-                                     check_logit_matching_loss)
-from lecture_utils.fitnets import hidden_activations  # noqa: E402
-from lecture_utils import drop_digit  # noqa: E402
+def ids(values):
+    return [f"{e.name}-{i}" for e, i in values]
 
 
-def test_later_reference_solutions_pass(capsys):
-    check_drop_digit(drop_digit)
-    check_best_bias_shift(lambda z, y, c, s: best_bias_shift(z, y, c, s)[0])
-    check_ensemble_probabilities(lambda zs: torch.stack([torch.softmax(z, 1) for z in zs]).mean(0))
-    check_average_state_dicts(average_state_dicts)
-    check_logit_matching_loss(logit_matching_loss)
-    check_hidden_activations(hidden_activations)
-    assert capsys.readouterr().out.count("✓") == 6
+# ---- the registry and the names the notebooks import -------------------------------------------
+
+def test_every_check_is_exported_with_its_signature():
+    assert set(CHECKS) == set(SIGNATURES)
+    for name, params in SIGNATURES.items():
+        assert list(inspect.signature(CHECKS[name]).parameters) == params, name
+    assert inspect.signature(check_homework_model).parameters["budget"].default is None
+    assert issubclass(ExerciseError, AssertionError)
 
 
-@pytest.mark.parametrize("check,fn,hint", [
-    (check_drop_digit, stub, "NotImplementedError"),
-    (check_drop_digit, lambda x, y, d: (x, y), "still contain"),
-    (check_drop_digit, lambda x, y, d: (x, y[y != d]), "images but"),
-    (check_drop_digit, lambda x, y, d: (x[: int((y != d).sum())], y[y != d]), "index both with one mask"),
-    (check_best_bias_shift, lambda z, y, c, s: s[0], "gives accuracy"),
-    (check_best_bias_shift, lambda z, y, c, s: "1.0x", "a number"),
-    (check_ensemble_probabilities, lambda zs: torch.softmax(torch.stack(zs).mean(0), 1), "averaged the logits"),
-    (check_ensemble_probabilities, lambda zs: torch.stack([torch.softmax(z, 1) for z in zs]).sum(0), "summed"),
-    (check_average_state_dicts, lambda sds: {k: sum(sd[k] for sd in sds) for k in sds[0]}, "is the sum"),
-    (check_average_state_dicts, lambda sds: sds[0], "element-wise mean"),
-    (check_logit_matching_loss, lambda z, v: 0.5 * ((z - v) ** 2).sum(1).mean(), "subtract each example's mean"),
-    (check_logit_matching_loss, lambda z, v: 2 * logit_matching_loss(z, v), "twice too large"),
-    (check_hidden_activations, lambda m, x: (m(x), []), "hidden layers"),
-    (check_hidden_activations,
-     lambda m, x: (m(x), [l(h) for l, h in []] or [m[1](m[0](x)), m[3](m[2](m[1](m[0](x)))), m[5](m[4](m[3](m[2](m[1](m[0](x))))))]),
-     "after the ReLU"),
-])
-def test_later_exercises_give_their_hints(check, fn, hint):
-    with pytest.raises(ExerciseError, match=hint):
-        check(fn)
+def test_each_check_grades_one_registered_exercise():
+    graded = []
+    for name, check in CHECKS.items():
+        with pytest.raises(ExerciseError) as info:
+            check(stub)
+        graded.append(info.value.exercise)
+    assert sorted(e.name for e in graded) == sorted(e.name for e in EXERCISES)
+    assert all(any(e is r for r in EXERCISES) for e in graded)
 
 
-from lecture_utils.exercises import (check_binarize, check_conv_parameter_formula, check_huffman_decode,  # noqa: E402
-                                     check_kmeans_step, check_low_rank_parameters, check_pack_bits,
-                                     check_quantize_uniform, check_separable_block, check_straight_through,
-                                     check_truncated_svd)
-from lecture_utils.quantization import pack_bits, quantize_uniform  # noqa: E402
-from lecture_utils.binary import binarize  # noqa: E402
-from lecture_utils.huffman import huffman_decode  # noqa: E402
-from lecture_utils.architecture import DepthwiseSeparableConv2d  # noqa: E402
-from torch import nn  # noqa: E402
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.name)
+def test_the_reference_passes(exercise, capsys):
+    exercise.check(exercise.reference)
+    out = capsys.readouterr().out
+    assert out.count("✓") == 1 and out.startswith(f"✓ {exercise.name}: ") and "{" not in out
 
 
-def _svd(w, k):
-    u, s, vh = torch.linalg.svd(w, full_matrices=False)
-    return s[:k, None] * vh[:k], u[:, :k]
+MISTAKES = [(e, i) for e in EXERCISES for i in range(len(e.catalogue))]
 
 
-def test_reference_solutions_of_05_to_09_pass(capsys):
-    check_quantize_uniform(quantize_uniform)
-    check_pack_bits(pack_bits)
-    check_kmeans_step(lambda w, c: (torch.stack([w[(w[:, None] - c).abs().argmin(1) == k].mean() for k in range(len(c))]),
-                                    (w[:, None] - c).abs().argmin(1)))
-    check_huffman_decode(lambda bits, code: [{v: k for k, v in code.items()}[c] for c in _split(bits, code)])
-    check_binarize(lambda w, s: binarize(w, stochastic=s))
-    check_straight_through(lambda w: w + (binarize(w.detach()) - w).detach())
-    check_conv_parameter_formula(lambda i, o, k: (k * k * i * o, k * k * i + i * o))
-    check_separable_block(lambda i, o, k: DepthwiseSeparableConv2d(i, o, k))
-    check_low_rank_parameters(lambda n, m, k: (n * m, k * (n + m)))
-    check_truncated_svd(_svd)
-    assert capsys.readouterr().out.count("✓") == 10
+@pytest.mark.parametrize("exercise,index", MISTAKES, ids=ids(MISTAKES))
+def test_each_known_mistake_gets_exactly_its_hint(exercise, index):
+    mistake = exercise.catalogue[index]
+    error = failure(exercise, mistake.example)
+    assert error.mistake is mistake, str(error)
+    assert has_hint(error, mistake.hint), str(error)
+    assert not any(name and "{" + name in str(error) for _, name, _, _ in string.Formatter().parse(mistake.hint)), \
+        f"a field left unfilled: {error}"
+    for other in exercise.catalogue:
+        if other is not mistake:
+            assert max(literals(other.hint), key=len) not in str(error), f"two hints in one message: {error}"
 
 
-def _split(bits, code):
-    out, cur = [], ""
-    for b in bits:
-        cur += b
-        if cur in code.values():
-            out.append(cur)
-            cur = ""
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.name)
+def test_a_stub_gets_the_not_implemented_hint(exercise):
+    error = failure(exercise, stub)
+    assert str(error) == f"{exercise.name}: not yet. {NOT_IMPLEMENTED}"
+    assert "NotImplementedError: replace it with your code" in str(error) and error.mistake is None
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.name)
+def test_another_error_gives_one_message_without_a_chained_traceback(exercise):
+    def broken(*args):
+        raise ValueError("a bug of the student's, 42")
+
+    error = failure(exercise, broken)
+    assert str(error).endswith("your function raised ValueError: a bug of the student's, 42")
+    shown = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    assert "During handling of the above exception" not in shown and "direct cause" not in shown
+
+
+# ---- beyond the catalogues -------------------------------------------------------------------
+
+def _soft_cross_entropy(s, te, y, t, a):
+    soft = -(torch.softmax(te / t, -1) * torch.log_softmax(s / t, -1)).sum(-1).mean()
+    return a * t * t * soft + (1 - a) * F.cross_entropy(s, y)
+
+
+def _decode_by_prefixes(bits, code):
+    out = []
+    while bits:
+        symbol, prefix = next((s, c) for s, c in code.items() if bits.startswith(c))
+        out.append(symbol)
+        bits = bits[len(prefix):]
     return out
 
 
-@pytest.mark.parametrize("check,fn,hint", [
-    (check_quantize_uniform, lambda w, b: w, "different values"),
-    (check_quantize_uniform, lambda w, b: torch.full_like(w, w.mean().item()), "half a step"),
-    (check_quantize_uniform, lambda w, b: torch.round(w * 100) / 100, "different values"),
-    (check_pack_bits, lambda c, b: bytes(c.tolist()), "not one byte per code"),
-    (check_pack_bits, lambda c, b: pack_bits(c, b)[::-1], "most significant first"),
-    (check_kmeans_step, lambda w, c: (c, (w[:, None] - c).abs().argmax(1)), "smallest"),
-    (check_kmeans_step, lambda w, c: (c, (w[:, None] - c).abs().argmin(1)), "mean of its weights"),
-    (check_huffman_decode, lambda bits, code: list(bits), "as soon as"),
-    (check_binarize, lambda w, s: torch.sign(w), "torch.sign"),
-    (check_binarize, lambda w, s: binarize(w) if not s else torch.where(torch.rand_like(w) < 0.5, 1.0, -1.0), "probability"),
-    (check_straight_through, lambda w: binarize(w.detach()), "no gradient"),
-    (check_straight_through, lambda w: torch.sign(w) + 0 * w, "straight through instead"),
-    (check_straight_through, lambda w: w + 0, "value must be"),
-    (check_conv_parameter_formula, lambda i, o, k: (k * k * i * o, k * k * o + i * o), "one k x k filter per input channel"),
-    (check_separable_block, lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, bias=False), nn.Conv2d(i, o, 1, bias=False)), "groups"),
-    (check_low_rank_parameters, lambda n, m, k: (n * m, k * n * m), "K\\*\\(N\\+M\\)"),
-    (check_truncated_svd, lambda w, k: (w[:k], torch.eye(w.shape[0], k, dtype=w.dtype)), "best possible"),
-])
-def test_exercises_of_05_to_09_give_their_hints(check, fn, hint):
-    with pytest.raises(ExerciseError, match=hint):
-        check(fn)
+def _svd_with_other_signs(w, k):
+    u, s, vh = torch.linalg.svd(w, full_matrices=False)
+    return -s[:k, None] * vh[:k], -u[:, :k]  # singular vectors are defined up to their sign
 
+
+def _first_passing(c, t):
+    passes = c >= t
+    passes[-1] = True
+    return passes.long().argmax(0)
+
+
+ALSO_RIGHT = [  # other ways of being right, as students write them
+    ("distillation loss", _soft_cross_entropy),  # soft cross-entropy: KL plus a constant, the same gradient
+    ("distillation loss", lambda s, te, y, t, a: distillation_loss(s.double(), te.double(), y, t, a)),
+    ("drop a digit", lambda x, y, d: [x[y != d], y[y != d]]),
+    ("choose the bias shift", lambda z, y, c, s: best_bias_shift(z, y, c, s)[0]),
+    ("choose the bias shift", lambda z, y, c, s: torch.tensor(best_bias_shift(z, y, c, s)[0])),
+    ("Huffman decoding", _decode_by_prefixes),
+    ("binarize", lambda w, s: torch.where(torch.rand_like(w) < ((w + 1) / 2).clamp(0, 1), 1.0, -1.0) if s
+     else torch.where(w >= 0, 1.0, -1.0)),
+    ("convolution parameters", lambda i, o, k: [k * k * i * o, k * k * i + i * o]),
+    ("depthwise separable block", lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, groups=i, bias=False),
+                                                                nn.Conv2d(i, o, 1, bias=False))),
+    ("low-rank parameters", lambda n, m, k: (n * m, k * (n + m))),
+    ("truncated SVD", _svd_with_other_signs),
+    ("first confident exit", _first_passing),
+    ("counting parameters", lambda m: torch.tensor(sum(p.numel() for p in m.parameters()))),
+    ("the homework model", lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.Linear(6, 10))),
+]
+
+
+@pytest.mark.parametrize("name,fn", ALSO_RIGHT, ids=[n for n, _ in ALSO_RIGHT])
+def test_other_right_answers_pass(name, fn, capsys):
+    BY_NAME[name].check(fn)
+    assert capsys.readouterr().out.startswith("✓")
+
+
+def _zero_point_not_rounded(w, bits):
+    lo, hi = min(w.min().item(), 0.0), max(w.max().item(), 0.0)
+    scale = (hi - lo) / (2**bits - 1)
+    zero_point = -lo / scale
+    return (torch.clamp(torch.round(w / scale + zero_point), 0, 2**bits - 1) - zero_point) * scale
+
+
+UNRECOGNISED = [  # wrong in a way no catalogued mistake describes: the generic hint
+    ("softmax with temperature", lambda z, t: torch.softmax(z / t, -1).flip(-1)),
+    ("distillation loss", lambda s, te, y, t, a: F.cross_entropy(s, y)),
+    ("drop a digit", lambda x, y, d: (x[y != d].flip(0), y[y != d].flip(0))),
+    ("choose the bias shift", lambda z, y, c, s: 99.0),
+    ("ensemble by averaging", lambda zs: torch.softmax(zs[0], 1)),
+    ("average parameters", lambda sds: sds[0]),
+    ("logit matching", lambda z, v: ((z - v) ** 2).mean()),
+    ("hidden activations", lambda m, x: (m(x), [2 * h for h in hidden_activations(m, x)[1]])),
+    ("uniform quantization", _zero_point_not_rounded),
+    ("pack bits", lambda c, b: pack_bits(c, b)[::-1]),
+    ("Huffman decoding", lambda bits, code: list(bits)),
+    ("binarize", lambda w, s: torch.where(w > 0, 1.0, -1.0)),
+    ("convolution parameters", lambda i, o, k: (k * k * i * o, k * k * i)),
+    ("low-rank parameters", lambda n, m, k: (n * m, k * (n + m) + 1)),
+    ("truncated SVD", lambda w, k: (w[:k], torch.eye(w.shape[0], k, dtype=w.dtype))),
+    ("sum of exit losses", lambda outputs, y: 2 * sum(F.cross_entropy(z, y) for z in outputs)),
+    ("first confident exit", lambda c, t: [len(c) - 1] * c.shape[1]),
+    ("relative positions (gaps)", lambda p, m: list(p)),
+    ("canonical Huffman code", lambda lengths: {s: c.translate(str.maketrans("01", "10"))
+                                                for s, c in canonical_code(lengths).items()}),
+    ("counting parameters", lambda m: sum(p.numel() for p in m.parameters()) + 1),
+]
+
+
+@pytest.mark.parametrize("name,fn", UNRECOGNISED, ids=[n for n, _ in UNRECOGNISED])
+def test_unrecognised_wrong_answers_get_the_generic_hint(name, fn):
+    exercise = BY_NAME[name]
+    error = failure(exercise, fn)
+    assert error.mistake is None and has_hint(error, exercise.hint), str(error)
+
+
+ALSO_SPOTTED = [  # other wrong answers that make a catalogued mistake: (exercise, answer, a piece of its hint)
+    ("uniform quantization", lambda w, b: torch.round(w * 100) / 100, "2^bits different values"),
+    ("relative positions (gaps)", lambda p, m: [b - a for a, b in zip([-1, *p[:-1]], p)], "p - q - 1"),
+    ("binarize", lambda w, s: torch.where(torch.rand_like(w) < 0.5, 1.0, -1.0) if s else binarize(w), "share of +1"),
+    ("straight-through estimator", lambda w: w + 0 * w.detach(), "the value must be"),
+    ("hidden activations", lambda m, x: (m(x), [m[1](m[0](x)), m[3](m[2](m[1](m[0](x))))]), "one output per ReLU"),
+]
+
+
+@pytest.mark.parametrize("name,fn,hint", ALSO_SPOTTED, ids=[n for n, _, _ in ALSO_SPOTTED])
+def test_other_answers_with_a_known_mistake_get_its_hint(name, fn, hint):
+    error = failure(BY_NAME[name], fn)
+    assert error.mistake is not None and hint in error.mistake.hint and has_hint(error, error.mistake.hint)
+
+
+def test_the_homework_model_takes_another_budget():
+    small = BY_NAME["the homework model"].reference
+    with pytest.raises(ExerciseError, match="over the budget of 100"):
+        check_homework_model(small, budget=100)
+    check_homework_model(small, budget=5000)
+
+
+def _solution_lines() -> set[str]:
+    """Each line of every notebook's solutions, as it could be quoted in a hint."""
+    lines = set()
+    for path in sorted(SOURCES.rglob("*.py")):
+        for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", path.read_text(), re.S):
+            for line in region.splitlines():
+                line = line.split("  #")[0].strip().removeprefix("return ").strip()
+                if len(line) >= 12 and not line.startswith("#"):
+                    lines.add(line)
+    return lines
+
+
+def test_no_hint_contains_the_answer():
+    lines = _solution_lines()
+    assert len(lines) > 30
+    for exercise in EXERCISES:
+        for text in [exercise.hint, exercise.passed, *(m.hint for m in exercise.catalogue)]:
+            leaked = [line for line in lines if line in text]
+            assert not leaked, f"{exercise.name}: a hint quotes a solution: {leaked}"
+        assert exercise.hint and all(m.hint for m in exercise.catalogue)

@@ -1,0 +1,44 @@
+"""Checks for the notebooks' exercises: ``from lecture_utils.exercises import check_...``.
+
+Each ``check_...`` runs the student's function on small fixed inputs, compares it with a
+reference, and either prints a line saying it is right or raises ``ExerciseError`` with one
+hint that says what is wrong. Every exercise is declared as data (its cases, reference,
+catalogue of known mistakes and hints) and graded by the one harness in ``harness.py``;
+the modules follow the lecture:
+
+* ``distillation``: notebooks 01-04 (softmax with temperature ... hidden activations);
+* ``quantization``: notebooks 05-07 (quantization, clustering, Huffman, binary weights);
+* ``architecture``: notebooks 08-09 (separable convolutions, low-rank factorization);
+* ``dynamic``: notebook 10 (early exits);
+* ``combining``: notebook 11 (gaps, canonical codes);
+* ``homework``: the homework (counting parameters, the model).
+"""
+from . import architecture, combining, distillation, dynamic, homework, quantization
+from .architecture import (check_conv_parameter_formula, check_low_rank_parameters, check_separable_block,
+                           check_truncated_svd)
+from .combining import check_canonical_code, check_gaps_with_escape
+from .distillation import (check_average_state_dicts, check_best_bias_shift, check_distillation_loss, check_drop_digit,
+                           check_ensemble_probabilities, check_hidden_activations, check_logit_matching_loss,
+                           check_softmax_with_temperature)
+from .dynamic import check_first_confident_exit, check_sum_of_exit_losses
+from .harness import Case, Exercise, ExerciseError, Mistake
+from .homework import check_homework_model, check_parameter_count
+from .quantization import (check_binarize, check_huffman_decode, check_kmeans_step, check_pack_bits,
+                           check_quantize_uniform, check_straight_through)
+
+# Every exercise, in the lecture's order: the tests grade each one's reference, catalogue and errors.
+EXERCISES = (*distillation.EXERCISES, *quantization.EXERCISES, *architecture.EXERCISES, *dynamic.EXERCISES,
+             *combining.EXERCISES, *homework.EXERCISES)
+
+__all__ = [
+    "Case", "Exercise", "ExerciseError", "Mistake", "EXERCISES",
+    "check_softmax_with_temperature", "check_distillation_loss", "check_drop_digit", "check_best_bias_shift",
+    "check_ensemble_probabilities", "check_average_state_dicts", "check_logit_matching_loss",
+    "check_hidden_activations",
+    "check_quantize_uniform", "check_pack_bits", "check_kmeans_step", "check_huffman_decode", "check_binarize",
+    "check_straight_through",
+    "check_conv_parameter_formula", "check_separable_block", "check_low_rank_parameters", "check_truncated_svd",
+    "check_sum_of_exit_losses", "check_first_confident_exit",
+    "check_gaps_with_escape", "check_canonical_code",
+    "check_parameter_count", "check_homework_model",
+]

@@ -1,0 +1,168 @@
+"""Exercises of notebooks 08-09: depthwise separable convolutions and low-rank factorization."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..architecture import DepthwiseSeparableConv2d, conv_parameter_counts, low_rank_parameter_counts
+from ..models import count_parameters
+from .harness import Case, Exercise, Mistake, as_list, close, not_a_pair, tensor_like
+
+# ---- notebook 08 · depthwise separable convolution: k*k*I*O against k*k*I + I*O parameters -------
+
+def _sizes(names: str, sizes) -> list[Case]:
+    """One case per tuple of sizes, labelled with their names ("I=2, O=4, k=3")."""
+    names = names.split()
+    return [Case(s, ", ".join(f"{n}={v}" for n, v in zip(names, s))) for s in sizes]
+
+
+CONV_PARAMETER_FORMULA = Exercise(
+    name="convolution parameters",
+    cases=lambda: _sizes("I O k", [(2, 4, 3), (256, 256, 3), (3, 64, 5), (16, 8, 1)]),
+    reference=lambda i, o, k: (conv_parameter_counts(i, o, k).normal, conv_parameter_counts(i, o, k).separable),
+    hint="expected (normal, separable) = {want}, got {got}.",
+    passed="right for 4 layers, including the lecture's 72 and 26.",
+    run=lambda fn, case: as_list(fn(*case.args)),
+    form=(Mistake("return a pair (normal, separable).", lambda i, o, k: k * k * i * o, not_a_pair),),
+    mistakes=(
+        Mistake("the normal count is off: each of the O filters is k x k and sees every input channel.",
+                lambda i, o, k: (k * k * o, k * k * i + i * o), lambda got, want, case: got[0] != want[0]),
+        Mistake("the depthwise part has one k x k filter per input channel, not per output channel.",
+                lambda i, o, k: (k * k * i * o, k * k * o + i * o)),
+    ),
+)
+
+
+def check_conv_parameter_formula(fn) -> None:
+    """Exercise (notebook 08): ``fn(I, O, k)`` returns ``(normal, separable)`` parameter counts, without biases."""
+    CONV_PARAMETER_FORMULA.check(fn)
+
+
+class Block(NamedTuple):
+    """What the separable-block exercise looks at in a student's module."""
+
+    convolutions: int
+    groups: int | None
+    second: tuple | None  # (kernel size, output channels) of the second convolution
+    parameters: int
+
+
+def _describe_block(fn, case):
+    """Build the student's block and describe it; anything but a module comes back as it is."""
+    block = fn(*case.args)
+    if not isinstance(block, nn.Module):
+        return block
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    block(torch.zeros(2, case.args[0], 10, 10))  # it must run on a batch
+    return Block(len(convs), convs[0].groups if convs else None,
+                 (convs[1].kernel_size, convs[1].out_channels) if len(convs) > 1 else None, count_parameters(block))
+
+
+SEPARABLE_BLOCK = Exercise(
+    name="depthwise separable block",
+    cases=lambda: [Case((8, 16, 3), "I=8, O=16, k=3")], reference=DepthwiseSeparableConv2d,
+    hint="expected {want}, got {got}.",
+    passed="{want.parameters} parameters, groups={want.groups}, then a 1 x 1 convolution.",
+    run=_describe_block,
+    form=(
+        Mistake("return an nn.Module (an nn.Sequential of two nn.Conv2d), not {type}.",
+                lambda i, o, k: [nn.Conv2d(i, i, k, groups=i), nn.Conv2d(i, o, 1)],
+                lambda got, want, case: not isinstance(got, Block)),
+        Mistake("expected two convolutions (depthwise, then pointwise), found {got.convolutions}.",
+                lambda i, o, k: nn.Conv2d(i, o, k, bias=False), lambda got, want, case: got.convolutions != 2),
+    ),
+    mistakes=(
+        Mistake("the first convolution has groups={got.groups}: in a depthwise convolution each filter sees one "
+                "input channel only (see the groups argument of nn.Conv2d).",
+                lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, bias=False), nn.Conv2d(i, o, 1, bias=False)),
+                lambda got, want, case: got.groups != want.groups),
+        Mistake("the second convolution must be 1 x 1, from I to O channels; its (kernel size, channels) "
+                "are {got.second}.",
+                lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, groups=i, bias=False), nn.Conv2d(i, o, 3, bias=False)),
+                lambda got, want, case: got.second != want.second),
+        Mistake("{got.parameters} parameters, expected {want.parameters}: no biases, and nothing but the two "
+                "convolutions.",
+                lambda i, o, k: DepthwiseSeparableConv2d(i, o, k, bias=True),
+                lambda got, want, case: got.parameters != want.parameters),
+    ),
+)
+
+
+def check_separable_block(fn) -> None:
+    """Exercise (notebook 08): ``fn(I, O, k)`` builds a depthwise separable block from two nn.Conv2d:
+    a k x k depthwise convolution (groups=I), then a 1 x 1 pointwise one, without biases."""
+    SEPARABLE_BLOCK.check(fn)
+
+
+# ---- notebook 09 · low-rank factorization: W (M x N) ~ B A, B M x K, A K x N ----------------------
+
+LOW_RANK_PARAMETERS = Exercise(
+    name="low-rank parameters",
+    cases=lambda: _sizes("N M K", [(1000, 1000, 20), (1000, 1000, 50), (784, 300, 10)]),
+    reference=low_rank_parameter_counts,
+    hint="expected (full, factorized) = {want}, got {got}.",
+    passed="(N*M, K*(N+M)), e.g. 1,000,000 against 40,000 for the lecture's K = 20.",
+    run=lambda fn, case: as_list(fn(*case.args)),
+    form=(Mistake("return a pair (full, factorized).", lambda n, m, k: k * (n + m), not_a_pair),),
+    mistakes=(
+        Mistake("K*N*M is more than the full layer: the factorized layer is two smaller layers, N to K and K to M.",
+                lambda n, m, k: (n * m, k * n * m)),
+        Mistake("count no biases: the exercise compares weights only.",
+                lambda n, m, k: (n * m + m, k * (n + m) + k + m)),
+    ),
+)
+
+
+def check_low_rank_parameters(fn) -> None:
+    """Exercise (notebook 09): ``fn(N, M, K)`` returns ``(full, factorized)`` parameter counts without biases."""
+    LOW_RANK_PARAMETERS.check(fn)
+
+
+def truncated_svd(w: torch.Tensor, k: int):
+    """The best rank-K approximation (Eckart-Young): W ~ U_K S_K V_K^T, as A = S_K V_K^T (K x N), B = U_K (M x K)."""
+    u, s, vh = torch.linalg.svd(w, full_matrices=False)
+    return s[:k, None] * vh[:k], u[:, :k]
+
+
+def _svd_cases():
+    w = torch.randn(12, 9, generator=torch.Generator().manual_seed(7), dtype=torch.double)
+    s = torch.linalg.svdvals(w)
+    return [Case((w, k), f"with K={k}", {"k": k, "best": s[k:].pow(2).sum().sqrt().item()}) for k in (1, 3, 9)]
+
+
+def _wrong_shapes(got, want, case) -> bool:
+    return not all(map(tensor_like, got, want))
+
+
+def _same_product(got, want) -> bool:
+    """B A is the best rank-K approximation, which is unique (the singular values differ): compare the products."""
+    return close(atol=1e-6, rtol=0)(got[1].double() @ got[0].double(), want[1] @ want[0])
+
+
+TRUNCATED_SVD = Exercise(
+    name="truncated SVD", cases=_svd_cases, reference=truncated_svd,
+    hint="the error ||W - BA|| is larger than the best possible, {best:.4f} (Eckart-Young): keep the K largest "
+         "singular values and their vectors.",
+    passed="B @ A is the best rank-K approximation at K = 1, 3 and 9.",
+    same=_same_product,
+    form=(
+        Mistake("return a pair (A, B): A is K x N (the first layer), B is M x K (the second).",
+                lambda w, k: truncated_svd(w, k)[0], not_a_pair),
+        Mistake("A must be K x N ({k} x 9) and B M x K (12 x {k}).", lambda w, k: truncated_svd(w, k)[::-1],
+                _wrong_shapes),
+    ),
+    mistakes=(
+        Mistake("B A lacks the singular values: keep them in one of the two factors.",
+                lambda w, k: (torch.linalg.svd(w)[2][:k], torch.linalg.svd(w)[0][:, :k])),
+    ),
+)
+
+
+def check_truncated_svd(fn) -> None:
+    """Exercise (notebook 09): ``fn(W, K)`` returns ``(A, B)`` with B @ A the best rank-K approximation of W."""
+    TRUNCATED_SVD.check(fn)
+
+
+EXERCISES = (CONV_PARAMETER_FORMULA, SEPARABLE_BLOCK, LOW_RANK_PARAMETERS, TRUNCATED_SVD)

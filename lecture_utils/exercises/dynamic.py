@@ -1,0 +1,80 @@
+"""Exercises of notebook 10: training early exits, and choosing an exit by confidence."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..dynamic import sum_of_exit_losses
+from .harness import Case, Exercise, Mistake, as_list, close, not_one_number
+
+# ---- notebook 10 · training an early-exit network: the loss is sum over exits e of CE(exit e, labels) ---
+
+def _exit_loss_cases():
+    g = torch.Generator().manual_seed(8)
+    return [Case(([torch.randn(6, 10, generator=g) for _ in range(3)], torch.randint(0, 10, (6,), generator=g)))]
+
+
+SUM_OF_EXIT_LOSSES = Exercise(
+    name="sum of exit losses", cases=_exit_loss_cases, reference=sum_of_exit_losses,
+    hint="expected {want}, got {got}: the cross-entropy of each exit against the labels, summed.",
+    passed="every exit's cross-entropy, summed.",
+    same=close(atol=1e-6, rtol=1e-5),
+    form=(Mistake("return one number (a 0-dim tensor).",
+                  lambda outputs, y: torch.stack([F.cross_entropy(z, y) for z in outputs]), not_one_number),),
+    mistakes=(
+        Mistake("you averaged the exits' losses: the lecture sums them (the scale matters for the learning rate).",
+                lambda outputs, y: sum_of_exit_losses(outputs, y) / len(outputs)),
+        Mistake("only the last exit's loss: every exit must be trained, so each one's loss counts.",
+                lambda outputs, y: F.cross_entropy(outputs[-1], y)),
+    ),
+)
+
+
+def check_sum_of_exit_losses(fn) -> None:
+    """Exercise (notebook 10): ``fn(outputs, labels)`` = sum over the exits of cross_entropy(exit's logits, labels)."""
+    SUM_OF_EXIT_LOSSES.check(fn)
+
+
+# ---- notebook 10 · at inference: the first exit confident enough answers, else the last exit --------
+
+def first_confident_exit(confidences: torch.Tensor, threshold: float) -> list:
+    """For each image (column), the first exit (row) with confidence >= threshold; the last exit if none."""
+    last = len(confidences) - 1
+    return [next((e for e, c in enumerate(column) if c >= threshold), last) for column in confidences.T.tolist()]
+
+
+def _exit_cases():
+    confidences = torch.tensor([[0.95, 0.40, 0.60, 0.20],
+                                [0.99, 0.85, 0.70, 0.30],
+                                [0.99, 0.99, 0.80, 0.50]])
+    return [Case((confidences, t), f"threshold {t}") for t in (0.9, 0.8, 0.5, 1.0)]
+
+
+def _undecided_not_last(got, want, case) -> bool:
+    """Some image that no exit is confident about was not sent to the last exit."""
+    confidences, threshold = case.args
+    undecided = (confidences < threshold).all(dim=0).tolist()
+    return any(u and g != len(confidences) - 1 for u, g in zip(undecided, got))
+
+
+FIRST_CONFIDENT_EXIT = Exercise(
+    name="first confident exit", cases=_exit_cases, reference=first_confident_exit,
+    hint="expected exits {want}, got {got}.",
+    passed="the first exit past the threshold, the last one otherwise.",
+    run=lambda fn, case: as_list(fn(case.args[0].clone(), case.args[1])),
+    mistakes=(
+        Mistake("you took the most confident exit; the network stops at the *first* one that is confident enough.",
+                lambda c, t: c.argmax(0)),
+        Mistake("when no exit is confident enough, the image goes to the last exit.",
+                lambda c, t: (c >= t).long().argmax(0), _undecided_not_last),
+    ),
+)
+
+
+def check_first_confident_exit(fn) -> None:
+    """Exercise (notebook 10): ``fn(confidences, threshold)``: for each image (column) the first exit
+    (row) whose confidence reaches the threshold, the last exit if none does."""
+    FIRST_CONFIDENT_EXIT.check(fn)
+
+
+EXERCISES = (SUM_OF_EXIT_LOSSES, FIRST_CONFIDENT_EXIT)

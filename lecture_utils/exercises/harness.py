@@ -1,0 +1,240 @@
+"""The one harness behind every ``check_...``: an exercise is data, the harness grades it.
+
+An :class:`Exercise` declares its fixed cases, a reference answer, the form a result must have,
+a catalogue of known mistakes (each a wrong answer and the hint it deserves), how results are
+compared, and a hint for any other wrong answer. ``exercise.check(fn)`` runs the student's ``fn``
+on every case and prints one ✓ line, or raises :class:`ExerciseError` with one message:
+
+* ``fn`` still raises NotImplementedError: "replace it with your code";
+* ``fn`` raises another error: that error's type and message (no chained traceback);
+* the result has the wrong form, or makes a catalogued mistake: that mistake's hint;
+* the result is wrong in some other way: the exercise's generic hint.
+
+Hints are templates, filled in with ``{got}`` and ``{want}`` (the student's and the reference's
+results, shortened), ``{type}`` (the type of the student's result), ``{got_shape}``,
+``{want_shape}`` and the case's ``info``. A hint says what is wrong and where to look; it never
+contains the answer.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
+
+import torch
+
+NOT_IMPLEMENTED = "the function still raises NotImplementedError: replace it with your code."
+
+
+class ExerciseError(AssertionError):
+    """A wrong answer, with a hint. ``exercise`` is the exercise it answers; ``mistake`` the
+    catalogued mistake it makes (None when it raised, or is wrong in an unknown way)."""
+
+    def __init__(self, message: str, exercise: "Exercise | None" = None, mistake: "Mistake | None" = None):
+        super().__init__(message)
+        self.exercise = exercise
+        self.mistake = mistake
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fixed input: ``args`` for the student's function, ``label`` naming the case in a
+    message ("at T = 2"), ``info`` for a hint's template, and ``same``, this case's own
+    comparison where the exercise's does not fit (a random result, say)."""
+
+    args: tuple
+    label: str = ""
+    info: Mapping[str, Any] = field(default_factory=dict)
+    same: Callable[[Any, Any], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known wrong answer: ``hint`` says what is wrong without giving the answer; ``example``
+    is a function that makes the mistake (the tests run it). The mistake is recognised by
+    ``spot(got, want, case)`` if given, else when the student's result equals the example's."""
+
+    hint: str
+    example: Callable
+    spot: Callable[[Any, Any, Case], bool] | None = None
+
+    def made_by(self, got, want, case: Case, exercise: "Exercise") -> bool:
+        try:
+            if self.spot is not None:
+                return bool(self.spot(got, want, case))
+            return bool((case.same or exercise.same)(got, exercise.run(self.example, case)))
+        except Exception:  # a result too odd for this test is not this mistake
+            return False
+
+
+def call_with_copies(fn, case: Case):
+    """The default way to run an answer: ``fn(*case.args)`` on copies, so no answer can change the inputs."""
+    return fn(*copy.deepcopy(case.args))
+
+
+def equal(got, want) -> bool:
+    """Exactly the same value (tensors: same shape and values)."""
+    if isinstance(want, torch.Tensor):
+        return isinstance(got, torch.Tensor) and got.shape == want.shape and torch.equal(got.double(), want.double())
+    return bool(got == want)
+
+
+def close(atol: float = 1e-6, rtol: float = 1e-5) -> Callable[[Any, Any], bool]:
+    """The same shape and values within ``atol + rtol * |want|`` (floating-point rounding differs between formulas)."""
+    def same(got, want) -> bool:
+        got, want = torch.as_tensor(got).double(), torch.as_tensor(want).double()
+        return got.shape == want.shape and torch.allclose(got, want, atol=atol, rtol=rtol)
+    return same
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise as data; ``check(fn)`` grades a student's ``fn`` against it.
+
+    ``cases`` builds the fixed inputs; ``reference`` is a right answer, called like the student's
+    function; ``run(fn, case)`` gives what is compared (default: ``fn(*case.args)``); ``form``
+    lists the mistakes checked on every result before comparing (a list instead of a tensor,
+    say), ``mistakes`` those looked for once a result is wrong, first match first; ``same``
+    compares a result with the reference's; ``hint`` is said when no known mistake matches;
+    ``passed`` is said when every case is right.
+    """
+
+    name: str
+    cases: Callable[[], Sequence[Case]]
+    reference: Callable
+    hint: str
+    passed: str
+    form: tuple[Mistake, ...] = ()
+    mistakes: tuple[Mistake, ...] = ()
+    same: Callable[[Any, Any], bool] = equal
+    run: Callable[[Callable, Case], Any] = call_with_copies
+
+    @property
+    def catalogue(self) -> tuple[Mistake, ...]:
+        """Every known mistake, form first."""
+        return self.form + self.mistakes
+
+    def check(self, fn) -> None:
+        """Grade ``fn``: print a ✓ line, or raise ExerciseError with one hint."""
+        fields: dict = {}
+        for case in self.cases():
+            got = self._observe(fn, case)
+            want = self.run(self.reference, case)
+            fields = _fields(got, want, case)
+            mistake = next((m for m in self.form if m.made_by(got, want, case, self)), None)
+            if mistake is None and _holds(case.same or self.same, got, want):
+                continue
+            if mistake is None:
+                mistake = next((m for m in self.mistakes if m.made_by(got, want, case, self)), None)
+            hint = _fill(self.hint if mistake is None else mistake.hint, fields)
+            raise self._error(case, hint, mistake) from None
+        print(f"✓ {self.name}: {_fill(self.passed, fields)}")
+
+    def _observe(self, fn, case: Case):
+        try:
+            return self.run(fn, case)
+        except NotImplementedError:
+            raise ExerciseError(f"{self.name}: not yet. {NOT_IMPLEMENTED}", self) from None
+        except Exception as exc:  # the student's bug: one message with its type and text, no traceback chain
+            raise self._error(case, f"your function raised {type(exc).__name__}: {exc}") from None
+
+    def _error(self, case: Case, text: str, mistake: Mistake | None = None) -> ExerciseError:
+        where = f"{case.label}: " if case.label else ""
+        return ExerciseError(f"{self.name}: not yet. {where}{text}", self, mistake)
+
+
+# ---- pieces several exercises share ------------------------------------------------------------
+
+class Traced(NamedTuple):
+    """What an answer returned, and the gradient that reached its first argument (None if none did)."""
+
+    value: Any
+    gradient: torch.Tensor | None
+
+
+def with_gradient(fn, case: Case, upstream: torch.Tensor | None = None) -> Traced:
+    """Call ``fn`` with a copy of ``case.args[0]`` that requires a gradient, then backpropagate
+    ``upstream`` (1 for a single number) through its result, if the result allows it."""
+    first, *rest = copy.deepcopy(case.args)
+    leaf = first.detach().clone().requires_grad_(True)
+    value = fn(leaf, *rest)
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        (value if upstream is None else value * upstream).sum().backward()
+    return Traced(value, leaf.grad)
+
+
+def tensor_like(value, reference: torch.Tensor) -> bool:
+    """``value`` is a tensor with ``reference``'s shape."""
+    return isinstance(value, torch.Tensor) and value.shape == reference.shape
+
+
+def not_a_tensor(got, want, case) -> bool:
+    return not isinstance(got, torch.Tensor)
+
+
+def not_one_number(got, want, case) -> bool:
+    return not isinstance(got, torch.Tensor) or got.numel() != 1
+
+
+def not_shaped_like_want(got, want, case) -> bool:
+    return tuple(got.shape) != tuple(want.shape)
+
+
+def not_a_pair(got, want, case) -> bool:
+    return not (isinstance(got, (tuple, list)) and len(got) == 2)
+
+
+def tensor_form(not_tensor_example: Callable, wrong_shape_example: Callable) -> tuple[Mistake, Mistake]:
+    """The two form mistakes of an answer that must be a tensor shaped like the reference's."""
+    return (Mistake("return a torch.Tensor, not {type}.", not_tensor_example, not_a_tensor),
+            Mistake("the result has shape {got_shape}; expected {want_shape}.", wrong_shape_example,
+                    not_shaped_like_want))
+
+
+def as_list(value):
+    """A tensor, tuple or list as a plain list, to compare with one; anything else as it is."""
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    return list(value) if isinstance(value, (tuple, list)) else value
+
+
+# ---- messages ---------------------------------------------------------------------------------
+
+def show(value):
+    """``value`` as a student reads it: tensors as lists, floats to 4 significant digits, long lists cut."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().tolist()
+    if isinstance(value, (bytes, bytearray)):
+        value = list(value)
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if hasattr(value, "_fields"):  # a NamedTuple keeps its field names
+        return type(value)(*map(show, value))
+    if isinstance(value, dict):
+        return {k: show(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if len(value) > 16:
+            return f"[{', '.join(str(show(v)) for v in value[:6])}, ... ({len(value)} values)]"
+        return type(value)(show(v) for v in value)
+    return value
+
+
+def _fields(got, want, case: Case) -> dict:
+    def shape(x):
+        return tuple(x.shape) if hasattr(x, "shape") else None
+    return {**case.info, "got": show(got), "want": show(want), "type": type(got).__name__,
+            "got_shape": shape(got), "want_shape": shape(want)}
+
+
+def _fill(template: str, fields: dict) -> str:
+    try:
+        return template.format_map(fields)
+    except (KeyError, IndexError, AttributeError, TypeError, ValueError):  # an odd result: the hint without numbers
+        return template
+
+
+def _holds(same, got, want) -> bool:
+    try:
+        return bool(same(got, want))
+    except Exception:  # a result that cannot even be compared is wrong
+        return False

@@ -1,0 +1,117 @@
+"""Exercises of the homework: counting parameters as the grader does, and a model within the budget."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..homework import BUDGET
+from ..models import count_parameters
+from .harness import Case, Exercise, Mistake, call_with_copies
+
+# ---- counting parameters (C20): every number in model.parameters(), not bytes, not buffers -----------
+
+def _count_cases():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    return [Case((model,))]
+
+
+EXPECTED = "expected {want:,}, got {got!r}: "
+
+
+def _as_number(fn, case):
+    got = call_with_copies(fn, case)
+    return got.item() if isinstance(got, torch.Tensor) and got.numel() == 1 else got
+
+
+PARAMETER_COUNT = Exercise(
+    name="counting parameters", cases=_count_cases, reference=count_parameters,
+    hint=EXPECTED + "count every number in every parameter tensor of the model.",
+    passed="{want:,} parameters in the test network (convolution, batch norm, linear).",
+    run=_as_number,
+    mistakes=(
+        Mistake(EXPECTED + "that is 4 bytes per parameter; the homework counts parameters, "
+                "not bytes (C20).", lambda m: 4 * count_parameters(m)),
+        Mistake(EXPECTED + "you counted only the weights; biases and batch norm's scale and "
+                "shift are parameters too.",
+                lambda m: sum(p.numel() for n, p in m.named_parameters() if n.endswith("weight"))),
+        Mistake(EXPECTED + "you counted the buffers too (batch norm's running mean, variance and "
+                "step count); they are not parameters, nothing trains them.",
+                lambda m: count_parameters(m) + sum(b.numel() for b in m.buffers())),
+        Mistake(EXPECTED + "that is the number of parameter *tensors*; count the numbers "
+                "inside each one (numel).", lambda m: len(list(m.parameters()))),
+    ),
+)
+
+
+def check_parameter_count(fn) -> None:
+    """Exercise (homework): ``fn(model)`` -> the number of parameters, as the homework counts them."""
+    PARAMETER_COUNT.check(fn)
+
+
+# ---- the homework model: at most BUDGET parameters, 10 scores per 28 x 28 image ----------------------
+
+class Network(NamedTuple):
+    """What the homework-model exercise looks at in a student's network."""
+
+    parameters: int
+    output: object  # the output's shape, or what was returned instead of a tensor
+    error: str | None  # why the network failed on a batch, if it did
+
+
+def _try_network(build_fn, case):
+    """Build the student's network and run it on a batch; anything but a module comes back as it is."""
+    model = build_fn()
+    if not isinstance(model, nn.Module):
+        return model
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(2, 1, 28, 28))
+    except Exception as exc:  # the student's network: say why it failed, as a hint
+        return Network(count_parameters(model), None, f"{type(exc).__name__}: {exc}")
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    return Network(count_parameters(model), shape, None)
+
+
+def _small_network():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.ReLU(), nn.Linear(6, 10))
+
+
+def homework_model_exercise(budget: int = BUDGET) -> Exercise:
+    """The homework-model exercise for a budget of ``budget`` parameters."""
+    return Exercise(
+        name="the homework model", cases=lambda: [Case((), "", {"budget": budget})], reference=_small_network,
+        hint="the network breaks one of the homework's rules.",
+        passed="{got.parameters:,} parameters (budget {budget:,}); it gives 10 scores per image. Now train it.",
+        run=_try_network,
+        same=lambda got, want: True,  # any network that keeps the rules below is a right answer
+        form=(
+            Mistake("build_model() must return a torch.nn.Module, it returned {type}.", lambda: "model",
+                    lambda got, want, case: not isinstance(got, Network)),
+            Mistake("{got.parameters:,} parameters, over the budget of {budget:,}. Fewer channels, or depthwise "
+                    "separable convolutions (notebook 08: a 3x3 convolution from I to O channels costs 9*I*O, "
+                    "separable 9*I + I*O).",
+                    lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.Linear(100, 10)),
+                    lambda got, want, case: got.parameters > budget),
+            Mistake("the model failed on a batch of shape (2, 1, 28, 28): {got.error}", lambda: nn.Linear(784, 5),
+                    lambda got, want, case: got.error is not None),
+            Mistake("for 2 images the output must have shape (2, 10), one score per class; got {got.output}. "
+                    "End with a linear layer to 10 outputs (after flattening).",
+                    lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 5)),
+                    lambda got, want, case: got.output != (2, 10)),
+        ),
+    )
+
+
+HOMEWORK_MODEL = homework_model_exercise()
+
+
+def check_homework_model(build_fn, budget: int | None = None) -> None:
+    """Exercise (homework): ``build_fn()`` -> a network of at most ``budget`` parameters (the homework's
+    BUDGET if None) giving 10 scores per image."""
+    (HOMEWORK_MODEL if budget is None else homework_model_exercise(budget)).check(build_fn)
+
+
+EXERCISES = (PARAMETER_COUNT, HOMEWORK_MODEL)

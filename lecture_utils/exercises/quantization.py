@@ -1,0 +1,260 @@
+"""Exercises of notebooks 05-07: uniform quantization, packing bits, weight clustering, Huffman
+decoding, binary weights and the straight-through estimator."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..binary import binarize
+from ..huffman import huffman_decode
+from ..quantization import pack_bits, quantization_params, quantize_uniform
+from .harness import Case, Exercise, Mistake, close, not_a_pair, tensor_form, tensor_like, with_gradient
+
+# ---- notebook 05 · uniform quantization: w' = (clamp(round(w / scale) + zero_point, 0, 2^b - 1) - zero_point) * scale
+
+def _quantize_cases():
+    g = torch.Generator().manual_seed(6)
+    w = torch.randn(40, generator=g) * 0.3 + 0.05
+    half_steps = {bits: quantization_params(w, bits)[0].item() / 2 for bits in (2, 3, 8)}
+    return [Case((w, bits), f"with {bits} bits", {"bits": bits, "half_step": half_step})
+            for bits, half_step in half_steps.items()]
+
+
+def _too_many_levels(got, want, case) -> bool:
+    return torch.unique(got).numel() > 2 ** case.info["bits"]
+
+
+def _moved_too_far(got, want, case) -> bool:
+    return (got.double() - case.args[0].double()).abs().max() > case.info["half_step"] + 1e-6
+
+
+QUANTIZE_UNIFORM = Exercise(
+    name="uniform quantization", cases=_quantize_cases, reference=quantize_uniform,
+    hint="the values differ from the reference's: check that the range includes 0, that the zero point is a "
+         "whole number, and that the codes stay between 0 and 2^bits - 1 (the formulas above the exercise).",
+    passed="matches the reference at 2, 3 and 8 bits.",
+    same=close(atol=1e-5, rtol=0),
+    form=tensor_form(lambda w, b: w.tolist(), lambda w, b: w[:1]),
+    mistakes=(
+        Mistake("the result has more than 2^bits different values: every weight must become one of 2^bits levels.",
+                lambda w, b: w, _too_many_levels),
+        Mistake("a weight moved by more than half a step ({half_step:.4f}): round each weight to the nearest level.",
+                lambda w, b: torch.full_like(w, w.mean().item()), _moved_too_far),
+    ),
+)
+
+
+def check_quantize_uniform(fn) -> None:
+    """Exercise (notebook 05): ``fn(weights, bits)`` rounds to 2^bits evenly spaced levels, 0 among them."""
+    QUANTIZE_UNIFORM.check(fn)
+
+
+def _pack_cases():
+    codes = torch.tensor([3, 0, 1, 2, 3, 3, 1])
+    n = len(codes)
+    return [Case((codes, bits), f"with {bits} bits", {"count": n, "bits": bits, "total": n * bits,
+                                                      "bytes": (n * bits + 7) // 8})
+            for bits in (2, 3, 5)]
+
+
+def _least_significant_first(codes, bits):
+    bit_matrix = (codes.numpy().astype(np.int64)[:, None] >> np.arange(bits)) & 1
+    return np.packbits(bit_matrix.astype(np.uint8).reshape(-1)).tobytes()
+
+
+PACK_BITS = Exercise(
+    name="pack bits", cases=_pack_cases, reference=pack_bits, same=lambda got, want: bytes(got) == want,
+    hint="the bytes are {got}, expected {want}: the codes follow one another, each most significant bit first, "
+         "and the very first bit is the highest bit of the first byte.",
+    passed="the same bytes as the reference at 2, 3 and 5 bits.",
+    form=(Mistake("return bytes, not {type}.", lambda c, b: list(pack_bits(c, b)),
+                  lambda got, want, case: not isinstance(got, (bytes, bytearray))),),
+    mistakes=(
+        Mistake("{count} codes of {bits} bits are {total} bits, which fill {bytes} bytes: write exactly `bits` bits "
+                "per code, not one byte per code.", lambda c, b: bytes(c.tolist()),
+                lambda got, want, case: len(got) != len(want)),
+        Mistake("the bits of each code are in reverse order: write the most significant bit first.",
+                _least_significant_first),
+    ),
+)
+
+
+def check_pack_bits(fn) -> None:
+    """Exercise (notebook 05): ``fn(codes, bits)``: each code in exactly ``bits`` bits, one after another, as bytes."""
+    PACK_BITS.check(fn)
+
+
+# ---- notebook 06 · weight clustering and Huffman codes --------------------------------------------
+
+def _kmeans_cases():
+    w = torch.tensor([-4.0, -3.6, -0.5, -0.3, 0.2, 0.5, 2.8, 3.1, 3.0])
+    return [Case((w, torch.tensor([-4.0, -1.0, 1.0, 3.0])))]
+
+
+def kmeans_step(weights, centres):
+    """One step of k-means (C19): each weight joins the nearest centre, each centre moves to the mean of its weights."""
+    assignment = (weights[:, None] - centres[None, :]).abs().argmin(dim=1)
+    return torch.stack([weights[assignment == k].mean() for k in range(len(centres))]), assignment
+
+
+def _same_assignment(got, want) -> bool:
+    return torch.equal(got[1].long(), want[1])
+
+
+KMEANS_STEP = Exercise(
+    name="one k-means step", cases=_kmeans_cases, reference=kmeans_step,
+    hint="expected {want}, got {got}.",
+    passed="assignment to the nearest centre, then each centre the mean of its weights.",
+    same=lambda got, want: _same_assignment(got, want) and close(atol=1e-5, rtol=0)(got[0], want[0]),
+    form=(
+        Mistake("return a pair: the new centres, then the assignment.", lambda w, c: kmeans_step(w, c)[0], not_a_pair),
+        Mistake("the assignment is a tensor with one cluster index per weight.",
+                lambda w, c: (kmeans_step(w, c)[0], kmeans_step(w, c)[1].tolist()),
+                lambda got, want, case: not tensor_like(got[1], want[1])),
+    ),
+    mistakes=(
+        Mistake("assignment {got[1]}, expected {want[1]}: each weight goes to the centre nearest to it.",
+                lambda w, c: (c, (w[:, None] - c).abs().argmax(1)),
+                lambda got, want, case: not _same_assignment(got, want)),
+        Mistake("new centres {got[0]}, expected {want[0]}: each centre moves to the mean of the weights "
+                "assigned to it.",
+                lambda w, c: (c, kmeans_step(w, c)[1]), lambda got, want, case: _same_assignment(got, want)),
+    ),
+)
+
+
+def check_kmeans_step(fn) -> None:
+    """Exercise (notebook 06): ``fn(weights, centres)`` returns ``(new_centres, assignment)`` of one k-means step."""
+    KMEANS_STEP.check(fn)
+
+
+def _huffman_cases():
+    code = {0: "0", 1: "10", 2: "110", 3: "111"}
+    bits = "".join(code[s] for s in [0, 0, 1, 3, 0, 2, 1, 0])
+    return [Case((bits, code), f"decoding {bits!r}")]
+
+
+def decode_bit_string(bits: str, code: dict) -> list:
+    """``huffman_decode`` on a string of '0' and '1': a symbol is certain as soon as the bits read form its code."""
+    array = np.frombuffer(bits.encode("ascii"), dtype=np.uint8) - ord("0")
+    return huffman_decode(np.packbits(array).tobytes(), len(bits), code)
+
+
+HUFFMAN_DECODE = Exercise(
+    name="Huffman decoding", cases=_huffman_cases, reference=decode_bit_string,
+    same=lambda got, want: list(got) == want,
+    hint="gave {got}, expected {want}: no code is the beginning of another, so a symbol is known as soon as "
+         "the bits read so far form its code.",
+    passed="{want} decoded.",
+    form=(Mistake("return a list of symbols, not {type}.",
+                  lambda bits, code: "".join(map(str, decode_bit_string(bits, code))),
+                  lambda got, want, case: not isinstance(got, (list, tuple))),),
+)
+
+
+def check_huffman_decode(fn) -> None:
+    """Exercise (notebook 06): ``fn(bit_string, code)`` turns '0110...' back into symbols."""
+    HUFFMAN_DECODE.check(fn)
+
+
+# ---- notebook 07 · binary weights: sign(w), or +1 with probability clip((w + 1) / 2, 0, 1) --------
+
+def _share_of_plus_one_is(p: float, within: float = 0.02):
+    """A random result is right when it holds only ±1 and +1 comes with probability ``p``, give or take ``within``."""
+    return lambda got, want: (set(torch.unique(got).tolist()) <= {-1.0, 1.0}
+                              and abs((got == 1).double().mean().item() - p) <= within)
+
+
+def _binarize_cases():
+    return [Case((torch.tensor([-0.7, 0.0, 0.3, -2.0, 1.5]), False), "deterministic"),
+            Case((torch.full((20000,), 0.5), True), "stochastic, w = 0.5", info={"p": 0.75},
+                 same=_share_of_plus_one_is(0.75)),
+            Case((torch.tensor([3.0, -3.0]), True), "stochastic, w = 3 and -3 (the probability is clipped to [0, 1])")]
+
+
+def _seeded(fn, case):
+    """The answer with the random generator seeded, and the student's own generator left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return fn(case.args[0].clone(), case.args[1])
+
+
+def _zero_stays_zero(got, want, case) -> bool:
+    deterministic = not case.args[1]
+    return deterministic and bool((got == 0).any())
+
+
+def _not_plus_or_minus_one(got, want, case) -> bool:
+    return not set(torch.unique(got).tolist()) <= {-1.0, 1.0}
+
+
+def _wrong_share(got, want, case) -> bool:
+    """On the case of many random signs, once each is ±1, only the share of +1 can be wrong."""
+    return "p" in case.info
+
+
+BINARIZE = Exercise(
+    name="binarize", cases=_binarize_cases, reference=binarize,
+    hint="expected {want}, got {got}.",
+    passed="deterministic and stochastic signs are right.",
+    run=_seeded,
+    form=tensor_form(lambda w, s: binarize(w, s).tolist(), lambda w, s: binarize(w, s)[:1]),
+    mistakes=(
+        Mistake("torch.sign(0) is 0, but a binary weight is +1 or -1: a weight of 0 must give +1.",
+                lambda w, s: torch.sign(w), _zero_stays_zero),
+        Mistake("every value must be +1 or -1.", lambda w, s: binarize(w) if not s else (w + 1) / 2,
+                _not_plus_or_minus_one),
+        Mistake("the share of +1 is wrong: it must be the probability the lecture gives for w = 0.5, which is {p}.",
+                lambda w, s: binarize(w) if not s else torch.where(torch.rand_like(w) < 0.5, 1.0, -1.0),
+                _wrong_share),
+    ),
+)
+
+
+def check_binarize(fn) -> None:
+    """Exercise (notebook 07): ``fn(w, stochastic)``: the sign of w (0 gives +1), or a random sign with
+    P(+1) = clip((w + 1) / 2, 0, 1)."""
+    BINARIZE.check(fn)
+
+
+def _straight_through_cases():
+    return [Case((torch.tensor([-0.7, 0.2, 0.9]),), "", {"upstream": [1.0, 2.0, 3.0]})]
+
+
+def _value_and_gradient(fn, case):
+    return with_gradient(fn, case, upstream=torch.tensor(case.info["upstream"]))
+
+
+def _same_value(got, want) -> bool:
+    return torch.equal(got.value.detach(), want.value.detach())
+
+
+STRAIGHT_THROUGH = Exercise(
+    name="straight-through estimator",
+    cases=_straight_through_cases, reference=lambda w: w + (binarize(w.detach()) - w).detach(),
+    hint="expected the value {want.value} and the gradient {want.gradient}; got {got.value} and {got.gradient}.",
+    passed="the value of sign(w), the gradient of w.",
+    run=_value_and_gradient,
+    same=lambda got, want: _same_value(got, want) and close()(got.gradient, want.gradient),
+    form=(Mistake("return a tensor shaped like w.", lambda w: binarize(w.detach()).tolist(),
+                  lambda got, want, case: not tensor_like(got.value, want.value)),),
+    mistakes=(
+        Mistake("the value must be the binary weights {want.value}, got {got.value}.", lambda w: w + 0,
+                lambda got, want, case: not _same_value(got, want)),
+        Mistake("no gradient reaches w: the result must have the value of the sign, but autograd must see "
+                "a function of w whose derivative is 1.", lambda w: binarize(w.detach()),
+                lambda got, want, case: got.gradient is None),
+        Mistake("the gradient reaching w should be the gradient of the output, {upstream}; got {got.gradient}. "
+                "The derivative of sign is 0 almost everywhere: the estimator passes the gradient straight "
+                "through instead.",
+                lambda w: torch.sign(w) + 0 * w, lambda got, want, case: not close()(got.gradient, want.gradient)),
+    ),
+)
+
+
+def check_straight_through(fn) -> None:
+    """Exercise (notebook 07): ``fn(w)`` has the value of sign(w) and the gradient of w."""
+    STRAIGHT_THROUGH.check(fn)
+
+
+EXERCISES = (QUANTIZE_UNIFORM, PACK_BITS, KMEANS_STEP, HUFFMAN_DECODE, BINARIZE, STRAIGHT_THROUGH)
