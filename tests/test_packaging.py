@@ -75,7 +75,10 @@ def test_the_wheel_carries_the_weights_and_tiers_and_no_tools(wheel):
     for needed in ("lecture_utils/weights/teacher.pt", "lecture_utils/weights/lenet_300_100.pt",
                    "lecture_utils/weights/deep_teacher.pt", "lecture_utils/weights/homework_tiers.json"):
         assert needed in names, needed
-    assert not any(n.startswith(("tools/", "tests/", "notebooks/")) for n in names)
+    package = REPO / "lecture_utils"
+    for module in package.rglob("*.py"):  # every module, subpackages included
+        assert module.relative_to(REPO).as_posix() in names, module
+    assert not any(n.startswith(("tools/", "tests/", "notebooks/", "sources/")) for n in names)
 
 
 def test_installed_from_the_wheel_it_works_outside_the_checkout(wheel, tmp_path):
