@@ -3,6 +3,7 @@ regular wheel outside any checkout (as on a hosted notebook service)."""
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -62,8 +63,13 @@ def test_every_import_of_the_package_is_a_declared_dependency():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
+    # Built from a copy of what the wheel is made of, so that no stale build/ folder can leak into it.
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source)
+    shutil.copytree(REPO / "lecture_utils", source / "lecture_utils", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(out), str(REPO)], check=True, cwd=out)
+                    "--wheel-dir", str(out), str(source)], check=True, cwd=out)
     (found,) = out.glob("lecture_utils-*.whl")
     return found
 
