@@ -18,91 +18,18 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.sliders import SLIDERS, SliderCase
 from lecture_utils.config import get_profile, pick_device
 from lecture_utils.files import atomic_write_bytes
 from tools.notebooks import NOTEBOOK_DIR, execute, notebook_paths
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK_BUDGET_S = 90.0
-MOVES = 25
 
 
-def _temperature_slider():
-    from lecture_utils import load_mnist, predict_logits
-    from lecture_utils.pretrained import load_teacher
-    from lecture_utils.widgets import temperature_slider
-
-    teacher, _ = load_teacher()
-    x, _ = load_mnist(train=False)
-    w = temperature_slider(predict_logits(teacher, x[:1])[0])
-    values = [10 ** (-0.3 + 2.3 * i / (MOVES - 1)) for i in range(MOVES)]
-    return w.slider, values
-
-
-def _lenet_slider(builder, values):
-    def build():
-        from lecture_utils import load_mnist
-        from lecture_utils.pretrained import load_teacher
-
-        model, _ = load_teacher("lenet_300_100")
-        x, y = load_mnist(train=False)
-        return builder(model, "1", x, y).slider, values
-    return build
-
-
-def _bits_slider():
-    from lecture_utils.widgets import bits_slider
-
-    return _lenet_slider(bits_slider, list(range(1, 17)) * 2)()
-
-
-def _cluster_slider():
-    from lecture_utils.widgets import cluster_slider
-
-    return _lenet_slider(cluster_slider, [2, 3, 4, 8, 16, 32, 64, 128, 256] * 3)()
-
-
-def _conv_sliders():
-    from lecture_utils.widgets import ConvCountSliders
-
-    w = ConvCountSliders()
-    return w.o, [1, 8, 64, 128, 256, 512] * 3  # the output-channel slider; the others work alike
-
-
-def _rank_slider():
-    from lecture_utils.widgets import RankSlider
-
-    return _lenet_slider(RankSlider, [1, 5, 10, 20, 50, 100, 200, 300] * 2)()
-
-
-def _threshold_slider():
-    from lecture_utils import load_mnist
-    from lecture_utils.dynamic import EarlyExitNet
-    from lecture_utils.widgets import ThresholdSlider
-
-    torch.manual_seed(0)
-    net = EarlyExitNet().eval()  # the timing does not depend on the weights: every exit's output is precomputed
-    x, y = load_mnist(train=False)
-    with torch.no_grad():
-        probs = [torch.softmax(z, 1) for z in net(x)]
-    w = ThresholdSlider(probs, y, net.exit_macs())
-    return w.slider, [i / 40 for i in range(41)]
-
-
-# name -> (builder returning (slider, values to move it through), budget in ms)
-SLIDERS = {
-    "temperature (01)": (_temperature_slider, 50.0),
-    "bits (05)": (_bits_slider, 300.0),
-    "clusters (06)": (_cluster_slider, 300.0),
-    "channels and kernel (08)": (_conv_sliders, 300.0),
-    "rank (09)": (_rank_slider, 300.0),
-    "exit threshold (10)": (_threshold_slider, 100.0),
-}
-
-
-def time_slider(build) -> float:
+def time_slider(case: SliderCase) -> float:
     """Median milliseconds per move: the slider's value is set, its callback runs synchronously."""
-    slider, values = build()
+    slider, values = getattr(case.build(), case.control), case.values
     slider.value = values[-1]  # warm up (first draw, caches)
     times = []
     for v in values:
@@ -135,9 +62,9 @@ def main(argv=None) -> int:
 
     profile = get_profile().name
     rows = []
-    for name, (build, budget) in SLIDERS.items():
-        ms = time_slider(build)
-        rows.append((f"slider: {name}", f"{ms:.1f} ms", f"{budget:.0f} ms", ms <= budget))
+    for name, case in SLIDERS.items():
+        ms = time_slider(case)
+        rows.append((f"slider: {name}", f"{ms:.1f} ms", f"{case.budget_ms:.0f} ms", ms <= case.budget_ms))
         print(f"{rows[-1][0]:48} {rows[-1][1]:>10}", flush=True)
     if not args.no_notebooks:
         for path in notebook_paths():

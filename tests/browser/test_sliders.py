@@ -1,100 +1,73 @@
-"""Every slider in a real browser: JupyterLab in headless Chromium runs the notebook, the test
-moves the slider with the keyboard, and checks that the text shown below it is what the
-lecture's helper functions give for the new setting (computed separately in the same kernel).
+"""Every slider in a real browser: each is built in a small notebook of its own (the builders of
+``benchmarks/sliders.py``, the ones ``make bench`` times), which JupyterLab in headless Chromium
+runs; the test moves the slider with the keyboard and checks that the text shown below it is
+what the topic module's compute function gives for the new setting, called again in the same
+kernel and written by the widget's own ``readout_text``.
 
-Screenshots of each slider after the move are saved in build/browser/ (``make screenshots``
-copies three of them into docs/). Without Chromium these tests are skipped with the reason;
-``make test-browser`` sets LECTURE_REQUIRE_BROWSER=1 so that they fail instead.
+Screenshots of each slider after the move are saved as build/browser/<lecture notebook>.png
+(``make screenshots`` copies three of them into docs/). Without Chromium these tests are skipped
+with the reason; ``make test-browser`` sets LECTURE_REQUIRE_BROWSER=1 so that they fail instead.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from tools.notebooks import NOTEBOOK_DIR
+from benchmarks.sliders import SLIDERS
 
 from .jupyter import CHROMIUM, CHROMIUM_ARGS, JupyterLab, browser_missing, run_in_kernel
 
-SCREENSHOTS = NOTEBOOK_DIR.parent / "build" / "browser"
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "build" / "browser"
 REASON = browser_missing()
 if REASON and os.environ.get("LECTURE_REQUIRE_BROWSER") == "1":
     raise RuntimeError(f"browser tests required (make test-browser) but they cannot run: {REASON}")
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(REASON is not None, reason=f"browser tests skipped: {REASON}")]
 
-FIND = """
-def _find(kind):
-    return next(v for v in reversed(list(Out.values())) if type(v).__name__ == kind)
-"""
+MOVED = "moved-by-test"  # a CSS class put on the control the test moves (the one `make bench` moves)
+
+# Per slider: ArrowRight presses on the moved control's handle, and the topic module's compute
+# function for the control's new value ``v``, with the widget's own data (``w``). The temperature's
+# compute is the widget's: its topic functions (softmax_with_temperature, entropy) are called there.
+CHECKS = {
+    "temperature (01)": (10, "w.compute(v)"),
+    "bits (05)": (2, "quantization.evaluate_quantized(w.model, v, w.images, w.labels, w.per_channel)"),
+    "clusters (06)": (4, "clustering.evaluate_clustered_layer(w.model, w.layer, v, w.images, w.labels)"),
+    "channels and kernel (08)": (3, "architecture.conv_costs(w.i.value, w.o.value, w.k.value, w.size)"),
+    "rank (09)": (5, "architecture.evaluate_low_rank_layer(w.model, w.layer, v, w.images, w.labels)"),
+    "exit threshold (10)": (8, "dynamic.threshold_outcome(w.probs, w.labels, w.macs, v)"),
+}
+assert CHECKS.keys() == SLIDERS.keys(), "every slider of benchmarks/sliders.py is checked here"
+
+SETUP = f"""import html, json, re, sys
+sys.path.insert(0, {str(REPO)!r})  # the repository: benchmarks.sliders
+from benchmarks.sliders import SLIDERS
+from lecture_utils import architecture, clustering, dynamic, quantization
 
 
-@dataclass
-class Slider:
-    notebook: str
-    marker: str  # text of the cell that shows the widget
-    kind: str  # the widget's class
-    presses: int  # ArrowRight presses on the (first) slider handle
-    expected: str  # code run in the kernel that prints the text the readout must contain
+def plain(readout):
+    \"\"\"The readout's HTML as the text a browser shows, whitespace collapsed.\"\"\"
+    return re.sub(r"\\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", readout))).strip()"""
 
 
-SLIDERS = [
-    Slider("01_knowledge_distillation.ipynb", "temperature_slider(", "TemperatureSlider", 10, """
-from lecture_utils import softmax_with_temperature
-w = _find("TemperatureSlider"); v = w.slider.value; p = softmax_with_temperature(w.logits, v); c = int(p.argmax())
-print(json.dumps({"value": v, "text": f"T = {v:.3g}: p({c}) = {p[c]:.3f}"}))
-"""),
-    Slider("05_parameter_quantization.ipynb", "bits_slider(", "BitsSlider", 2, """
-from lecture_utils import evaluate
-from lecture_utils.quantization import quantize_model
-w = _find("BitsSlider"); b = w.slider.value
-accuracy = evaluate(quantize_model(w.model, b, w.per_channel), w.images, w.labels).accuracy
-print(json.dumps({"value": b, "text": f"{b} bits per weight: test accuracy {100 * accuracy:.2f}%"}))
-"""),
-    Slider("06_weight_clustering.ipynb", "cluster_slider(", "ClusterSlider", 4, """
-import copy, torch
-from lecture_utils import evaluate
-from lecture_utils.clustering import cluster_weights
-w = _find("ClusterSlider"); k = w.slider.value
-codebook, indices = cluster_weights(w.weights, k)
-m = copy.deepcopy(w.model)
-with torch.no_grad():
-    dict(m.named_parameters())[f"{w.layer}.weight"].copy_(codebook[indices])
-accuracy = evaluate(m, w.images, w.labels).accuracy
-print(json.dumps({"value": k, "text": f"{k} clusters: test accuracy {100 * accuracy:.2f}%"}))
-"""),
-    Slider("08_depthwise_separable_convolution.ipynb", "ConvCountSliders(", "ConvCountSliders", 3, """
-from lecture_utils import conv_parameter_counts
-w = _find("ConvCountSliders"); counts = conv_parameter_counts(w.i.value, w.o.value, w.k.value)
-print(json.dumps({"value": w.i.value, "text": f"ratio {counts.ratio:.4f}; formula 1/O + 1/k² = {1 / w.o.value + 1 / w.k.value ** 2:.4f}"}))
-"""),
-    Slider("09_low_rank_factorization.ipynb", "RankSlider(", "RankSlider", 5, """
-import copy
-from lecture_utils import evaluate, low_rank_factorize
-w = _find("RankSlider"); K = w.slider.value
-m = copy.deepcopy(w.model); setattr(m, w.layer, low_rank_factorize(w.linear, K))
-accuracy = evaluate(m, w.images, w.labels).accuracy
-print(json.dumps({"value": K, "text": f"rank {K}: test accuracy {100 * accuracy:.2f}%"}))
-"""),
-    Slider("10_dynamic_computation.ipynb", "ThresholdSlider(", "ThresholdSlider", 8, """
-from lecture_utils.dynamic import exit_table
-w = _find("ThresholdSlider"); v = w.slider.value
-predictions, exits = exit_table(w.probs, v)
-accuracy = (predictions == w.labels).double().mean().item()
-print(json.dumps({"value": v, "text": f"threshold {v:.3f}: test accuracy {100 * accuracy:.2f}%"}))
-"""),
-]
+def slider_notebook(name: str) -> nbformat.NotebookNode:
+    """Imports, the builder, and the widget alone in the last cell (what the screenshot shows)."""
+    build = f"w = SLIDERS[{name!r}].build()\nmoved = getattr(w, SLIDERS[{name!r}].control)\nmoved.add_class({MOVED!r})"
+    cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(build), nbformat.v4.new_code_cell("w")]
+    return nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab over a copy of the notebooks (running them in the browser must not touch the committed ones)."""
-    root = tmp_path_factory.mktemp("notebooks")
-    for slider in SLIDERS:
-        shutil.copy(NOTEBOOK_DIR / slider.notebook, root / slider.notebook)
+    """JupyterLab over a folder of small notebooks, one a slider, named after its lecture notebook."""
+    root = tmp_path_factory.mktemp("sliders")
+    for name, case in SLIDERS.items():
+        nbformat.write(slider_notebook(name), root / f"{case.notebook}.ipynb")
     with JupyterLab(root) as server:
         yield server
 
@@ -126,48 +99,63 @@ DONE = """() => {
       && prompts.filter(t => /\\[\\d+\\]/.test(t)).length > 0;
 }"""
 
+SHOWS = "([el, text]) => el.innerText.replace(/\\s+/g, ' ').trim() === text"
 
-@pytest.mark.parametrize("slider", SLIDERS, ids=lambda s: s.notebook.split("_")[0] + "-" + s.kind)
-def test_slider_moves_and_shows_what_the_helpers_give(lab, browser, slider):
+
+def expected_readout(lab, name: str) -> dict:
+    """The control's value in the kernel, and the readout the topic module's compute function gives for it."""
+    code = f"v = moved.value\nprint(json.dumps({{'value': v, 'text': plain(w.readout_text({CHECKS[name][1]}))}}))"
+    printed = run_in_kernel(lab.kernel_connection_file(), code)
+    assert "ERROR" not in printed, printed
+    return json.loads(printed.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", SLIDERS, ids=lambda n: f"{n[-3:-1]}-{n.split(' (')[0].replace(' ', '-')}")
+def test_slider_moves_and_shows_what_the_topic_module_computes(lab, browser, name):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    notebook, presses = SLIDERS[name].notebook, CHECKS[name][0]
     page = browser.new_page()
     try:
         # a workspace of its own, reset: only this notebook is open (no tab restored from an earlier test)
-        workspace = Path(slider.notebook).stem
-        page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{slider.notebook}?reset&token={lab.token}",
+        page.goto(f"{lab.url}/lab/workspaces/{notebook}/tree/{notebook}.ipynb?reset&token={lab.token}",
                   timeout=120_000)
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
                                "&& window.jupyterapp.shell.currentWidget.sessionContext", timeout=120_000)
         page.evaluate(RUN_ALL_AND_WAIT)
         page.wait_for_function(DONE, timeout=300_000, polling=1000)
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] >> text=Traceback")
-        assert errors.count() == 0, f"{slider.notebook}: a cell raised in the browser"
+        assert errors.count() == 0, f"{name}: a cell raised in the browser"
 
-        index = page.evaluate("""(marker) => window.jupyterapp.shell.currentWidget.content.widgets
-            .findIndex(c => c.model.sharedModel.getSource().includes(marker))""", slider.marker)
-        assert index >= 0, f"no cell with {slider.marker!r}"
-        cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+        cell = page.locator(".jp-Notebook .jp-Cell").last  # the cell that shows the widget
         cell.scroll_into_view_if_needed()
-        handle = cell.locator(".noUi-handle").first
+        handle = cell.locator(f".{MOVED} .noUi-handle")
         handle.wait_for(state="visible", timeout=60_000)  # the widget rendered, not "Error displaying widget"
         assert cell.locator("text=Error displaying widget").count() == 0
         readout = cell.locator(".widget-html-content").last
         before = readout.inner_text()
 
         handle.focus()
-        for _ in range(slider.presses):
+        for _ in range(presses):
             handle.press("ArrowRight")
         page.wait_for_function("([el, before]) => el.innerText !== before", arg=[readout.element_handle(), before],
                                timeout=60_000)
         page.wait_for_timeout(500)  # a slider with continuous updates may still be catching up
         page.wait_for_function(DONE, timeout=60_000)
 
-        result = run_in_kernel(lab.kernel_connection_file(), "import json\n" + FIND + slider.expected)
-        expected = json.loads(result.strip().splitlines()[-1])
+        for attempt in range(3):  # should the kernel still have been between two values, ask again
+            expected = expected_readout(lab, name)
+            try:
+                page.wait_for_function(SHOWS, arg=[readout.element_handle(), expected["text"]], timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
         shown = readout.inner_text()
         assert shown != before
-        assert expected["text"] in shown, f"the page shows {shown!r}; the helpers give {expected['text']!r}"
+        assert " ".join(shown.split()) == expected["text"], f"the page shows {shown!r}; computed {expected}"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        cell.locator(".jp-OutputArea").screenshot(path=str(SCREENSHOTS / f"{Path(slider.notebook).stem}.png"))
+        cell.locator(".jp-OutputArea").screenshot(path=str(SCREENSHOTS / f"{notebook}.png"))
     finally:
         page.close()
         lab.shutdown_kernels()
