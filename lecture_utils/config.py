@@ -67,139 +67,105 @@ def progress_bars_enabled() -> bool:
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes that differ between the CPU-sized lecture run and the published settings.
+    """Sizes that differ between the CPU-sized lecture run and the published settings: one field
+    for each row of ``SIZES`` below (``profile.transfer_size``, ...).
 
     (The teachers' recipes live in ``lecture_utils.pretrained``, beside their checkpoints.)
     """
 
     name: str
-    # Notebook 01: the transfer set the students learn from, and the main comparison
-    # (student on labels against the same student distilled), trained with Adam.
-    transfer_size: int  # images in the students' training set (balanced over digits)
-    student_hidden: tuple[int, ...]  # hidden layer widths of the MLP student
+    transfer_size: int
+    student_hidden: tuple[int, ...]
     student_epochs: int
     student_lr: float
-    distill_temperature: float  # the temperature used in the main comparison
-    distill_alpha: float  # weight of the soft-target term (1 - alpha on the labels)
-    # The temperature sweep: soft targets only (alpha = 1), plain SGD with momentum,
-    # whose steps scale with the gradient (Adam's would hide the 1/T^2 shrinkage).
+    distill_temperature: float
+    distill_alpha: float
     sweep_temperatures: tuple[float, ...]
     sweep_epochs: int
     sweep_lr: float
-    # Notebook 02: the student that never saw a digit (larger than 01's: 30 units are too few
-    # to rebuild a class from soft targets alone).
     unseen_hidden: tuple[int, ...]
     unseen_temperature: float
     unseen_epochs: int
-    # Notebook 03: the ensemble's members, each trained on the whole training set.
     ensemble_size: int
     member_hidden: tuple[int, ...]
     member_epochs: int
-    # Notebook 04: students for logits, hints (a student half as deep as the 12-layer
-    # teacher) and a teacher assistant between the teacher and a tiny student.
     hint_student_width: int
     assistant_hidden: tuple[int, ...]
     tiny_hidden: tuple[int, ...]
-    # Notebook 06: fine-tuning the centroids of the clustered LeNet-300-100.
     centroid_tune_size: int
     centroid_tune_epochs: int
-    # Notebook 07: float and BinaryConnect MLPs trained alike (on transfer_size images).
     binary_epochs: int
-    # Notebook 08: a normal and a depthwise separable CNN trained alike (on transfer_size images).
     cnn_epochs: int
-    # Notebook 09: the rank-K network fine-tuned after SVD, and trained from scratch.
     low_rank_tune_epochs: int
     low_rank_scratch_epochs: int
-    # Notebook 10: the early-exit CNN (on 2 x transfer_size images), exits attached afterwards,
-    # and the slimmable MLP; a validation split for choosing the exit threshold.
     exit_epochs: int
     attached_exit_epochs: int
     slimmable_epochs: int
     dynamic_val_size: int
-    # Notebook 11: the pipeline's distillation, pruning rounds and centroid fine-tuning.
     pipeline_distill_epochs: int
     prune_round_epochs: tuple[int, ...]
     pipeline_centroid_epochs: int
-    # The homework notebook's demonstration run (the tiers are trained by `make checkpoints`).
     homework_demo_epochs: int
     homework_demo_size: int
 
 
-LECTURE = Profile(
-    name="lecture",
-    transfer_size=10_000,
-    student_hidden=(30, 30),
-    student_epochs=20,
-    student_lr=3e-3,
-    distill_temperature=4.0,
-    distill_alpha=0.9,
-    sweep_temperatures=(1, 2, 4, 8, 20, 100, 1000),
-    sweep_epochs=10,
-    sweep_lr=0.02,
-    unseen_hidden=(100, 100),
-    unseen_temperature=8.0,
-    unseen_epochs=20,
-    ensemble_size=6,
-    member_hidden=(100,),
-    member_epochs=3,
-    hint_student_width=32,
-    assistant_hidden=(100, 100),
-    tiny_hidden=(10,),
-    centroid_tune_size=10_000,
-    centroid_tune_epochs=3,
-    binary_epochs=15,
-    cnn_epochs=3,
-    low_rank_tune_epochs=1,
-    low_rank_scratch_epochs=4,
-    exit_epochs=4,
-    attached_exit_epochs=1,
-    slimmable_epochs=3,
-    dynamic_val_size=5_000,
-    pipeline_distill_epochs=2,
-    prune_round_epochs=(1, 1, 2),
-    pipeline_centroid_epochs=2,
-    homework_demo_epochs=2,
-    homework_demo_size=20_000,
-)
-
-# Hinton, Vinyals & Dean (2015), section 3: 784-1200-1200-10 teacher with dropout and
-# jitter, 784-800-800-10 student, T = 20, the full 60,000 training images.
-FULL = Profile(
-    name="full",
-    transfer_size=60_000,
-    student_hidden=(800, 800),
-    student_epochs=60,
-    student_lr=1e-3,
-    distill_temperature=20.0,
-    distill_alpha=0.9,
-    sweep_temperatures=(1, 2, 4, 8, 20, 100, 1000),
-    sweep_epochs=20,
-    sweep_lr=0.02,
-    unseen_hidden=(800, 800),
-    unseen_temperature=20.0,
-    unseen_epochs=60,
-    ensemble_size=10,
-    member_hidden=(800, 800),
-    member_epochs=10,
-    hint_student_width=128,
-    assistant_hidden=(400, 400),
-    tiny_hidden=(30,),
-    centroid_tune_size=60_000,
-    centroid_tune_epochs=10,
-    binary_epochs=100,
-    cnn_epochs=15,
-    low_rank_tune_epochs=5,
-    low_rank_scratch_epochs=20,
-    exit_epochs=20,
-    attached_exit_epochs=20,
-    slimmable_epochs=20,
-    dynamic_val_size=10_000,
-    pipeline_distill_epochs=10,
-    prune_round_epochs=(3, 3, 5),
-    pipeline_centroid_epochs=5,
-    homework_demo_epochs=15,
-    homework_demo_size=60_000,
-)
+# Each size side by side: (lecture profile, full profile). The full profile follows Hinton, Vinyals
+# & Dean (2015), section 3, where it can: 784-1200-1200-10 teacher with dropout and jitter,
+# 784-800-800-10 student, T = 20, the full 60,000 training images.
+SIZES = {
+    # Notebook 01: the transfer set the students learn from, and the main comparison
+    # (student on labels against the same student distilled), trained with Adam.
+    "transfer_size": (10_000, 60_000),  # images in the students' training set (balanced over digits)
+    "student_hidden": ((30, 30), (800, 800)),  # hidden layer widths of the MLP student
+    "student_epochs": (20, 60),
+    "student_lr": (3e-3, 1e-3),
+    "distill_temperature": (4.0, 20.0),  # the temperature used in the main comparison
+    "distill_alpha": (0.9, 0.9),  # weight of the soft-target term (1 - alpha on the labels)
+    # The temperature sweep: soft targets only (alpha = 1), plain SGD with momentum,
+    # whose steps scale with the gradient (Adam's would hide the 1/T^2 shrinkage).
+    "sweep_temperatures": ((1, 2, 4, 8, 20, 100, 1000), (1, 2, 4, 8, 20, 100, 1000)),
+    "sweep_epochs": (10, 20),
+    "sweep_lr": (0.02, 0.02),
+    # Notebook 02: the student that never saw a digit (larger than 01's: 30 units are too few
+    # to rebuild a class from soft targets alone).
+    "unseen_hidden": ((100, 100), (800, 800)),
+    "unseen_temperature": (8.0, 20.0),
+    "unseen_epochs": (20, 60),
+    # Notebook 03: the ensemble's members, each trained on the whole training set.
+    "ensemble_size": (6, 10),
+    "member_hidden": ((100,), (800, 800)),
+    "member_epochs": (3, 10),
+    # Notebook 04: students for logits, hints (a student half as deep as the 12-layer
+    # teacher) and a teacher assistant between the teacher and a tiny student.
+    "hint_student_width": (32, 128),
+    "assistant_hidden": ((100, 100), (400, 400)),
+    "tiny_hidden": ((10,), (30,)),
+    # Notebook 06: fine-tuning the centroids of the clustered LeNet-300-100.
+    "centroid_tune_size": (10_000, 60_000),
+    "centroid_tune_epochs": (3, 10),
+    # Notebook 07: float and BinaryConnect MLPs trained alike (on transfer_size images).
+    "binary_epochs": (15, 100),
+    # Notebook 08: a normal and a depthwise separable CNN trained alike (on transfer_size images).
+    "cnn_epochs": (3, 15),
+    # Notebook 09: the rank-K network fine-tuned after SVD, and trained from scratch.
+    "low_rank_tune_epochs": (1, 5),
+    "low_rank_scratch_epochs": (4, 20),
+    # Notebook 10: the early-exit CNN (on 2 x transfer_size images), exits attached afterwards,
+    # and the slimmable MLP; a validation split for choosing the exit threshold.
+    "exit_epochs": (4, 20),
+    "attached_exit_epochs": (1, 20),
+    "slimmable_epochs": (3, 20),
+    "dynamic_val_size": (5_000, 10_000),
+    # Notebook 11: the pipeline's distillation, pruning rounds and centroid fine-tuning.
+    "pipeline_distill_epochs": (2, 10),
+    "prune_round_epochs": ((1, 1, 2), (3, 3, 5)),
+    "pipeline_centroid_epochs": (2, 5),
+    # The homework notebook's demonstration run (the tiers are trained by `make checkpoints`).
+    "homework_demo_epochs": (2, 15),
+    "homework_demo_size": (20_000, 60_000),
+}
+LECTURE = Profile("lecture", **{name: sizes[0] for name, sizes in SIZES.items()})
+FULL = Profile("full", **{name: sizes[1] for name, sizes in SIZES.items()})
 
 
 def get_profile(name: str | None = None) -> Profile:

@@ -63,7 +63,9 @@ def test_saving_in_jupyterlab_updates_the_source(tmp_path):
     assert "# A sentence a teacher added in JupyterLab." in source
     assert source.startswith("# %% [markdown]"), "no metadata header: the source diffs as plain text"
     saved = nbformat.read(tmp_path / "notebooks" / f"{name}.ipynb", as_version=4)
-    assert "jupytext" not in saved.metadata and saved.cells[-1].outputs == _read(NOTEBOOK_DIR / f"{name}.ipynb").cells[-1].outputs
+    built = _read(NOTEBOOK_DIR / f"{name}.ipynb")
+    assert saved.metadata["jupytext"] == built.metadata["jupytext"], "a save in JupyterLab adds no metadata to a built notebook"
+    assert saved.cells[-1].outputs == built.cells[-1].outputs, "the outputs survive a save"
 
 
 def test_rebuilding_a_notebook_gives_the_same_bytes(tmp_path):
@@ -131,3 +133,17 @@ def test_readme_lists_every_notebook_with_its_claims():
         assert path.name in readme, f"README.md does not list {path.name}"
         line = next(l for l in readme.splitlines() if path.name in l)
         assert set(claims_covered(_read(path))) <= set(re.findall(r"C\d+", line)), line
+
+
+def test_the_profile_sizes_every_training_run():
+    """LECTURE_PROFILE=full changes every notebook: no training call hard-codes its epochs, and
+    every size in the profile is used by some notebook (or by the teachers' recipes)."""
+    from lecture_utils.config import SIZES
+
+    texts = {p.name: p.read_text() for p in sorted(SOURCE_DIR.rglob("*.py"))}
+    for name, text in texts.items():
+        code = re.search(r"^[^#\n]*\bepochs=\d", text, re.M)  # in code, not in the prose
+        assert not code, f"{name} hard-codes epochs ({code.group(0).strip()}): take them from the profile (P.*)"
+    everything = "\n".join(texts.values())
+    unused = [field for field in SIZES if f"P.{field}" not in everything]
+    assert not unused, f"profile sizes no notebook reads: {unused}"

@@ -43,7 +43,9 @@ def read_source(notebook: Path):
     if not source.is_file():
         raise FileNotFoundError(f"{notebook.name} has no text source at {source}: every notebook is built from one")
     nb = jupytext.read(source, fmt="py:percent")
-    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+    # jupytext's own note of the filters in jupytext.toml: JupyterLab's save writes it, so the build does too.
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
+                   "jupytext": {"cell_metadata_filter": "-all", "notebook_metadata_filter": "-all"}}
     for i, cell in enumerate(nb.cells):  # ids from the position, not random: rebuilds give the same file
         cell.id = hashlib.md5(f"{source.stem}:cell:{i}".encode()).hexdigest()[:8]
     return nb
