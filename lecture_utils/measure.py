@@ -1,6 +1,8 @@
 """Measurements: how big a network is and how much it computes, all in one place.
 
 * parameters: ``count_parameters`` = sum of p.numel(), numbers not bytes (C20);
+* the homework's budget: ``count_budget``, every number the model carries (parameters and buffers)
+  except batch norm's running statistics;
 * bytes: ``state_dict_bytes`` (parameters stored as float32, float16 ...), ``file_bytes`` (a file on disk);
 * bits: ``bits_per_weight`` = 8 * bytes / weights, ``fixed_length_bits`` = ceil(log2 k) for k symbols,
   ``clustered_bits_per_weight`` = (n * ceil(log2 k) + 32 k) / n for a layer clustered into k values;
@@ -25,6 +27,38 @@ FLOAT32_BITS = 32  # a codebook entry, a scale, an unquantized weight
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """The number of parameters (numbers, not bytes): sum of p.numel() over the model."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+BATCH_NORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def _batch_norm_statistics(model: nn.Module):
+    """``(name, buffer)`` for each running statistic of each ``_BatchNorm`` module in ``model``."""
+    for prefix, module in model.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            for name, buffer in module.named_buffers(recurse=False):
+                if name in BATCH_NORM_STATISTICS:
+                    yield (f"{prefix}.{name}" if prefix else name), buffer
+
+
+def budget_exempt_names(model: nn.Module) -> list[str]:
+    """The names (as in ``model.state_dict()``) of the buffers the budget leaves out: the running
+    statistics of batch norm, ``running_mean``, ``running_var`` and ``num_batches_tracked`` of
+    each ``_BatchNorm`` module."""
+    return [name for name, _ in _batch_norm_statistics(model)]
+
+
+def count_budget(model: nn.Module) -> int:
+    """The numbers a model carries, as the homework's budget counts them (C20: numbers, not bytes).
+
+    The rule: every number in the model's parameters *and* its buffers (``register_buffer``,
+    persistent or not) counts, each tensor once, except the running statistics of batch norm:
+    ``running_mean``, ``running_var`` and ``num_batches_tracked`` of ``_BatchNorm`` modules
+    (``budget_exempt_names``), which training measures rather than learns. Keeping weights in
+    buffers instead of parameters does not take them off the budget."""
+    exempt = {id(buffer) for _, buffer in _batch_norm_statistics(model)}
+    tensors = {id(t): t for t in [*model.parameters(), *model.buffers()]}
+    return sum(t.numel() for key, t in tensors.items() if key not in exempt)
 
 
 def state_dict_bytes(model: nn.Module, dtype: torch.dtype = torch.float32) -> int:

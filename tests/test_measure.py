@@ -57,3 +57,41 @@ def test_multiply_accumulates_of_a_layer_and_of_each_path():
     macs = multiply_accumulates_each(net, [net[0], net], (1, 4))
     assert macs == [32, 32 + 16]
     assert net.training  # the mode is restored
+
+
+# ---- the homework's budget rule: parameters and buffers, batch norm's running statistics aside ------
+
+class _WeightsInBuffers(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(1))
+        self.register_buffer("w1", torch.zeros(784, 256))
+        self.register_buffer("cache", torch.zeros(7), persistent=False)  # not saved, still carried
+
+
+def test_count_budget_counts_buffers_like_parameters():
+    from lecture_utils.measure import budget_exempt_names, count_budget
+
+    model = _WeightsInBuffers()
+    assert count_parameters(model) == 1
+    assert count_budget(model) == 1 + 784 * 256 + 7
+    assert budget_exempt_names(model) == []
+
+
+def test_count_budget_leaves_out_batch_norm_running_statistics_only():
+    from lecture_utils.measure import budget_exempt_names, count_budget
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 10),
+                          nn.BatchNorm1d(10, affine=False), nn.InstanceNorm1d(10, track_running_stats=True))
+    assert count_budget(model) == count_parameters(model) + 2 * 10 + 1  # instance norm's statistics count
+    assert budget_exempt_names(model) == [f"{i}.{name}" for i in (1, 4)
+                                          for name in ("running_mean", "running_var", "num_batches_tracked")]
+    assert set(budget_exempt_names(model)) <= set(model.state_dict())
+
+
+def test_count_budget_counts_a_shared_tensor_once():
+    from lecture_utils.measure import count_budget
+
+    first, second = nn.Linear(4, 4, bias=False), nn.Linear(4, 4, bias=False)
+    second.weight = first.weight  # tied weights
+    assert count_budget(nn.Sequential(first, second)) == 16
