@@ -88,6 +88,18 @@ def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
     return body.reshape(dims)
 
 
+def read_idx(path) -> np.ndarray:
+    """Any IDX file of unsigned bytes (MNIST's format), plain or gzipped, as an array; not checked
+    against MNIST's MD5s (a test set of one's own). ``MNISTDataError`` if it is not one."""
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        raw = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        return _parse_idx(raw, path)
+    except (OSError, EOFError, ValueError) as exc:  # a broken .gz, a header longer than the file
+        raise MNISTDataError(f"{path} is not a valid IDX file of unsigned bytes ({type(exc).__name__}).") from None
+
+
 def _download(root: Path) -> None:
     """torchvision's download of all four files into ``root/MNIST/raw``."""
     from torchvision.datasets import MNIST
