@@ -9,7 +9,7 @@ ifdef LECTURE_DATA_DIR
 export LECTURE_DATA_DIR := $(abspath $(LECTURE_DATA_DIR))
 endif
 
-.PHONY: sync lab test test-browser screenshots handouts checkpoints notebooks bench bench-write student grade help
+.PHONY: sync lab test test-browser screenshots handouts checkpoints notebooks bench bench-write student grade grade-class help
 
 help:
 	@echo "make lab          create .venv if needed, install, open JupyterLab on notebooks/"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-write  the same, and store the table in benchmarks/README.md"
 	@echo "make student      write the student version (solutions stubbed, outputs cleared) into build/student/"
 	@echo "make grade        grade the homework: MODEL=notebooks/homework/my_model.py WEIGHTS=notebooks/homework/my_weights.pt"
+	@echo "make grade-class  grade a class: DIR=submissions/ (a folder per student), GRADE_ARGS='--test-set private.pt'"
 
 # The environment: made once, reinstalled only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -71,6 +72,13 @@ MODEL   ?= notebooks/homework/my_model.py
 WEIGHTS ?= notebooks/homework/my_weights.pt
 grade: $(STAMP)
 	$(PY) -m lecture_utils.grade $(MODEL) $(WEIGHTS)
+
+# Every student folder in DIR (my_model.py, my_weights.pt), each in a child process with limits:
+# leaderboard.csv and leaderboard.html. GRADE_ARGS: --test-set FILE.pt, --timeout S, --memory-mb M, --out DIR.
+GRADE_ARGS ?=
+grade-class: $(STAMP)
+	$(if $(DIR),,$(error give the submissions folder: make grade-class DIR=path/to/submissions))
+	$(PY) -m tools.grade_class $(DIR) $(GRADE_ARGS)
 
 # Build every notebook from its source (sources/NAME.py) in a fresh kernel; NAMES=01 builds some.
 notebooks: $(STAMP)
