@@ -1,9 +1,11 @@
-"""The homework (C20, C27): the most accurate MNIST classifier with at most ``BUDGET`` parameters.
+"""The homework (C20, C27): the most accurate MNIST classifier carrying at most ``BUDGET`` numbers.
 
-Parameters are *counted* (``count_parameters``: every number in ``model.parameters()``),
-not bytes, so storing them in fewer bits does not help (C20); batch-norm running statistics
-are buffers, not parameters, and are not counted. The route the lecture points to is
-depthwise separable convolution (C27) plus distillation from a larger teacher.
+The budget rule is ``count_budget`` (``lecture_utils.measure``; the grader, the notebook's checks
+and this module all use it): every number the trained model carries counts, in its parameters and
+its buffers alike, except batch norm's running statistics (``running_mean``, ``running_var``,
+``num_batches_tracked``). Numbers are *counted*, not bytes, so storing them in fewer bits does not
+help (C20); keeping weights in buffers instead of parameters does not either. The route the
+lecture points to is depthwise separable convolution (C27) plus distillation from a larger teacher.
 
 The three tiers are the test accuracies of three reference solutions, trained by
 ``make checkpoints`` and measured by the grader (``python -m lecture_utils.grade``):
@@ -19,6 +21,7 @@ Their code lives with the solution version of the homework
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch.nn.functional as F
@@ -27,9 +30,10 @@ from torch import nn
 from .config import WEIGHTS_DIR
 from .data import load_mnist, make_loader
 from .distillation import distillation_loss
+from .measure import count_budget  # the budget rule, offered here with the homework
 from .training import History, fit, predict_logits
 
-BUDGET = 5_000
+BUDGET = 5_000  # numbers counted by count_budget
 TIER_NAMES = ("simple", "medium", "strong")
 TIERS_PATH = WEIGHTS_DIR / "homework_tiers.json"  # package data: it travels with the student version and the wheel
 
@@ -52,7 +56,13 @@ def train_submission(model: nn.Module, teacher: nn.Module | None = None, epochs:
     """Train a homework model on (the first ``train_size`` of) the 60,000 training images: Adam with a
     cosine learning-rate schedule, on the labels, or with a ``teacher`` on the distillation loss
     (soft targets at ``temperature``, weight ``alpha``; notebook 01). The reference solutions are
-    trained with this function, so yours can be compared with them fairly."""
+    trained with this function, so yours can be compared with them fairly. A model over the budget
+    (``count_budget``) is trained all the same, with a warning: the grader will refuse it."""
+    counted = count_budget(model)
+    if counted > BUDGET:
+        warnings.warn(f"the model carries {counted:,} numbers counted (parameters and buffers, batch norm's running "
+                      f"statistics aside), over the homework's budget of {BUDGET:,}: the grader will refuse it",
+                      stacklevel=2)
     x, y = load_mnist(train=True)
     x, y = x[:train_size], y[:train_size]
     if teacher is None:

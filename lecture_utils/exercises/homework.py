@@ -1,4 +1,5 @@
-"""Exercises of the homework: counting parameters as the grader does, and a model within the budget."""
+"""Exercises of the homework: counting a model's numbers as the grader does (``count_budget``), and a
+model within the budget."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -7,10 +8,10 @@ import torch
 from torch import nn
 
 from ..homework import BUDGET
-from ..models import count_parameters
+from ..measure import count_budget, count_parameters
 from .harness import Case, Exercise, Mistake, call_with_copies
 
-# ---- counting parameters (C20): every number in model.parameters(), not bytes, not buffers -----------
+# ---- counting (C20): every number in parameters and buffers, not bytes; batch norm's running statistics aside
 
 def _count_cases():
     model = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
@@ -26,9 +27,10 @@ def _as_number(fn, case):
 
 
 PARAMETER_COUNT = Exercise(
-    name="counting parameters", cases=_count_cases, reference=count_parameters,
-    hint=EXPECTED + "count every number in every parameter tensor of the model.",
-    passed="{want:,} parameters in the test network (convolution, batch norm, linear).",
+    name="counting parameters", cases=_count_cases, reference=count_budget,
+    hint=EXPECTED + "count every number in every parameter tensor of the model (and in its buffers, "
+                    "batch norm's running statistics aside).",
+    passed="{want:,} numbers counted in the test network (convolution, batch norm, linear).",
     run=_as_number,
     mistakes=(
         Mistake(EXPECTED + "that is 4 bytes per parameter; the homework counts parameters, "
@@ -36,8 +38,8 @@ PARAMETER_COUNT = Exercise(
         Mistake(EXPECTED + "you counted only the weights; biases and batch norm's scale and "
                 "shift are parameters too.",
                 lambda m: sum(p.numel() for n, p in m.named_parameters() if n.endswith("weight"))),
-        Mistake(EXPECTED + "you counted the buffers too (batch norm's running mean, variance and "
-                "step count); they are not parameters, nothing trains them.",
+        Mistake(EXPECTED + "you counted batch norm's running statistics too (running mean, variance and "
+                "step count); they are the one kind of buffer the budget leaves out: measured, not learned.",
                 lambda m: count_parameters(m) + sum(b.numel() for b in m.buffers())),
         Mistake(EXPECTED + "that is the number of parameter *tensors*; count the numbers "
                 "inside each one (numel).", lambda m: len(list(m.parameters()))),
@@ -46,16 +48,18 @@ PARAMETER_COUNT = Exercise(
 
 
 def check_parameter_count(fn) -> None:
-    """Exercise (homework): ``fn(model)`` -> the number of parameters, as the homework counts them."""
+    """Exercise (homework): ``fn(model)`` -> the numbers the budget counts in ``model`` (``count_budget``:
+    parameters and buffers, batch norm's running statistics aside)."""
     PARAMETER_COUNT.check(fn)
 
 
-# ---- the homework model: at most BUDGET parameters, 10 scores per 28 x 28 image ----------------------
+# ---- the homework model: at most BUDGET numbers counted, 10 scores per 28 x 28 image -----------------
 
 class Network(NamedTuple):
     """What the homework-model exercise looks at in a student's network."""
 
-    parameters: int
+    counted: int  # count_budget: parameters and buffers, batch norm's running statistics aside
+    parameters: int  # count_parameters: zero means nothing to train
     output: object  # the output's shape, or what was returned instead of a tensor
     error: str | None  # why the network failed on a batch, if it did
 
@@ -70,9 +74,9 @@ def _try_network(build_fn, case):
         with torch.no_grad():
             out = model(torch.zeros(2, 1, 28, 28))
     except Exception as exc:  # the student's network: say why it failed, as a hint
-        return Network(count_parameters(model), None, f"{type(exc).__name__}: {exc}")
+        return Network(count_budget(model), count_parameters(model), None, f"{type(exc).__name__}: {exc}")
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-    return Network(count_parameters(model), shape, None)
+    return Network(count_budget(model), count_parameters(model), shape, None)
 
 
 def _small_network():
@@ -80,27 +84,31 @@ def _small_network():
 
 
 def homework_model_exercise(budget: int = BUDGET) -> Exercise:
-    """The homework-model exercise for a budget of ``budget`` parameters."""
+    """The homework-model exercise for a budget of ``budget`` numbers (``count_budget``)."""
     return Exercise(
         name="the homework model", cases=lambda: [Case((), "", {"budget": budget})], reference=_small_network,
         hint="the network breaks one of the homework's rules.",
-        passed="{got.parameters:,} parameters (budget {budget:,}); it gives 10 scores per image. Now train it.",
+        passed="{got.counted:,} numbers counted (budget {budget:,}); it gives 10 scores per image. Now train it.",
         run=_try_network,
         same=lambda got, want: True,  # any network that keeps the rules below is a right answer
         form=(
             Mistake("build_model() must return a torch.nn.Module, it returned {type}.", lambda: "model",
                     lambda got, want, case: not isinstance(got, Network)),
-            Mistake("{got.parameters:,} parameters, over the budget of {budget:,}. Fewer channels, or depthwise "
-                    "separable convolutions (notebook 08: a 3x3 convolution from I to O channels costs 9*I*O, "
-                    "separable 9*I + I*O).",
+            Mistake("{got.counted:,} numbers counted (parameters and buffers), over the budget of {budget:,}. "
+                    "Fewer channels, or depthwise separable convolutions (notebook 08: a 3x3 convolution from "
+                    "I to O channels costs 9*I*O, separable 9*I + I*O).",
                     lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.Linear(100, 10)),
-                    lambda got, want, case: got.parameters > budget),
+                    lambda got, want, case: got.counted > budget),
             Mistake("the model failed on a batch of shape (2, 1, 28, 28): {got.error}", lambda: nn.Linear(784, 5),
                     lambda got, want, case: got.error is not None),
             Mistake("for 2 images the output must have shape (2, 10), one score per class; got {got.output}. "
                     "End with a linear layer to 10 outputs (after flattening).",
                     lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 5)),
                     lambda got, want, case: got.output != (2, 10)),
+            Mistake("the network has no parameters, so there is nothing to train (buffers do not learn): give it "
+                    "layers with weights, such as nn.Conv2d and nn.Linear.",
+                    lambda: nn.Sequential(nn.Flatten(), nn.AdaptiveAvgPool1d(10)),
+                    lambda got, want, case: got.parameters == 0),
         ),
     )
 
@@ -109,8 +117,8 @@ HOMEWORK_MODEL = homework_model_exercise()
 
 
 def check_homework_model(build_fn, budget: int | None = None) -> None:
-    """Exercise (homework): ``build_fn()`` -> a network of at most ``budget`` parameters (the homework's
-    BUDGET if None) giving 10 scores per image."""
+    """Exercise (homework): ``build_fn()`` -> a network of at most ``budget`` numbers counted
+    (``count_budget``; the homework's BUDGET if None), with parameters, giving 10 scores per image."""
     (HOMEWORK_MODEL if budget is None else homework_model_exercise(budget)).check(build_fn)
 
 
