@@ -6,11 +6,14 @@
 # The lecture prepares for this assignment (in the course: at most 100,000 parameters, on food photos). Here, on
 # MNIST:
 #
-# > Build the most accurate classifier of MNIST digits whose number of **parameters** is at most **5,000**.
+# > Build the most accurate classifier of MNIST digits that carries at most **5,000** numbers.
 #
-# - **Parameters are counted, not bytes** (C20): `count_parameters(model)`, every number in `model.parameters()`.
-#   Storing them in 8 or 4 bits does not change the count, so quantization does not help here. Batch-norm running
-#   statistics are buffers, not parameters: they are not counted.
+# - **Numbers are counted, not bytes** (C20): `count_budget(model)` counts every number the model carries, in its
+#   parameters (`model.parameters()`) and in its buffers (`model.buffers()`, anything kept with `register_buffer`)
+#   alike. The one exception is batch norm's running statistics (`running_mean`, `running_var` and
+#   `num_batches_tracked` of each batch-norm layer): training measures them, it does not learn them. Storing numbers in
+#   8 or 4 bits does not change the count, so quantization does not help here; moving weights from parameters into
+#   buffers does not either.
 # - **Why 5,000**: the lecture's teacher has about 170,000. The budget is chosen small enough that *how* the parameters
 #   are spent decides the result: the three reference solutions below, which differ only in design and training, land
 #   visibly apart (their measured numbers are in the table below).
@@ -24,8 +27,12 @@
 #   `my_weights.pt`, its trained weights saved with `torch.save(model.state_dict(), "my_weights.pt")`. The network
 #   gets MNIST test images as `load_mnist` gives them: shape `(N, 1, 28, 28)`, values in [0, 1].
 # - **Grade yourself** (teachers grade the same way):
-#   `python -m lecture_utils.grade my_model.py my_weights.pt` prints your parameter count, test accuracy and tier.
-#   It exits with status 2 when the budget is exceeded and 1 when the model cannot be built, loaded or run.
+#   `python -m lecture_utils.grade my_model.py my_weights.pt` prints the numbers counted, your test accuracy and tier.
+#   It runs your model in a separate process that sees the test images but not their labels, with a time limit
+#   (120 s) and a memory limit, and loads your weights with `weights_only=True`; their names and shapes must be
+#   exactly your network's. It exits with status 2 when the budget is exceeded and 1 when the model cannot be built,
+#   loaded or run (too slow, out of memory, crashed). Teachers grade on a private test set: MNIST's test labels are
+#   public, so a model could look them up.
 #
 # Expected run time: about 40 s on a laptop CPU.
 
@@ -43,42 +50,48 @@ from pathlib import Path
 
 import torch
 
-from lecture_utils import count_parameters
 from lecture_utils.exercises import check_homework_model, check_parameter_count
 from lecture_utils.grade import grade
-from lecture_utils.homework import BUDGET, TIER_NAMES, load_tiers, train_submission
+from lecture_utils.homework import BUDGET, TIER_NAMES, count_budget, load_tiers, train_submission
 from lecture_utils.quantization import quantize_model, quantized_model_bytes, state_dict_bytes
 from lecture_utils.pretrained import load_teacher
 
 teacher, teacher_accuracy = load_teacher("teacher")
-print(f"budget: {BUDGET:,} parameters; the teacher has {count_parameters(teacher):,} ({100 * teacher_accuracy:.2f}%)")
+print(f"budget: {BUDGET:,} numbers; the teacher carries {count_budget(teacher):,} ({100 * teacher_accuracy:.2f}%)")
 
 
 # %% [markdown]
-# ## The rule: count parameters, not bytes (C20)
+# ## The rule: count numbers, not bytes (C20)
 #
-# ### Exercise: count a model's parameters the way the grader does
+# ### Exercise: count a model's numbers the way the grader does
 #
-# Write `my_count_parameters(model)`: the number of parameters of a `torch.nn.Module`, as a Python `int`.
+# Write `my_count_parameters(model)`: the numbers the budget counts in a `torch.nn.Module`, as a Python `int`: every
+# number in its parameters and in its buffers, except the running statistics of its batch-norm layers
+# (`torch.nn.modules.batchnorm._BatchNorm`: `running_mean`, `running_var`, `num_batches_tracked`). A tensor shared by
+# two layers counts once.
 
 # %%
 def my_count_parameters(model):
     ### BEGIN SOLUTION
-    return sum(p.numel() for p in model.parameters())
+    statistics = {"running_mean", "running_var", "num_batches_tracked"}
+    exempt = {id(b) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+              for name, b in m.named_buffers(recurse=False) if name in statistics}
+    carried = {id(t): t for t in [*model.parameters(), *model.buffers()]}
+    return sum(t.numel() for key, t in carried.items() if key not in exempt)
     ### END SOLUTION
 
 
 check_parameter_count(my_count_parameters)
 
 # %% [markdown]
-# Quantizing the teacher to 4 bits (notebook 05) makes its file about 8 times smaller, and leaves its parameter count
-# exactly as it was: for this homework, quantization buys nothing.
+# Quantizing the teacher to 4 bits (notebook 05) makes its file about 8 times smaller, and leaves its count exactly
+# as it was: for this homework, quantization buys nothing.
 
 # %%
 quantized = quantize_model(teacher, bits=4)
-print(f"float32: {count_parameters(teacher):,} parameters, {state_dict_bytes(teacher):,} bytes")
-print(f"4 bits:  {count_parameters(quantized):,} parameters, {len(quantized_model_bytes(teacher, 4)):,} bytes")
-assert count_parameters(quantized) == count_parameters(teacher)
+print(f"float32: {count_budget(teacher):,} numbers, {state_dict_bytes(teacher):,} bytes")
+print(f"4 bits:  {count_budget(quantized):,} numbers, {len(quantized_model_bytes(teacher, 4)):,} bytes")
+assert count_budget(quantized) == count_budget(teacher)
 
 # %% [markdown]
 # ## The tiers: three reference solutions, graded like yours
@@ -109,7 +122,7 @@ for name in TIER_NAMES:
 # ### Exercise: design a network within the budget
 #
 # Write `build_model()` in the cell below; running the cell saves it as `my_model.py`, the file you hand in. The check
-# builds it, counts its parameters and runs it on two blank images.
+# builds it, counts its numbers (`count_budget`) and runs it on two blank images.
 
 # %%
 # %%writefile my_model.py
@@ -154,4 +167,5 @@ torch.save(model.state_dict(), "my_weights.pt")
 # - Distillation (notebook 01): the teacher's soft targets carry more than the labels; try the temperature and the
 #   weight of the soft term.
 # - Train longer, with a learning-rate schedule, and with small shifts of the images (`jitter`, as the teacher was).
-# - Count as you go: `count_parameters(build_model())` must stay at most 5,000.
+# - Count as you go: `count_budget(build_model())` must stay at most 5,000 (parameters and buffers; batch norm's
+#   running statistics aside).
