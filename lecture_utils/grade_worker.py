@@ -131,14 +131,14 @@ def load_state(path) -> dict:
     """The state dict in ``path``, loaded with ``weights_only=True`` (a file that would run code is
     refused); ``SubmissionError`` with what is wrong otherwise."""
     path = Path(path)
-    if not path.is_file():
-        raise SubmissionError(f"no weights file at {path}: save them with torch.save(model.state_dict(), '{path.name}')")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise SubmissionError(
-            f"{path} could not be loaded with weights_only=True ({type(exc).__name__}: {first_line(exc)}). "
-            "Save the state dict, not the model: torch.save(model.state_dict(), path)") from None
+        why = (f"no weights file at {path}: save them with torch.save(model.state_dict(), '{path.name}')"
+               if not path.is_file() else
+               f"{path} could not be loaded with weights_only=True ({type(exc).__name__}: {first_line(exc)}). "
+               "Save the state dict, not the model: torch.save(model.state_dict(), path)")
+        raise SubmissionError(why) from None
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise SubmissionError(f"{path} does not hold a state dict (names -> tensors): save model.state_dict()")
     return state
@@ -167,14 +167,16 @@ def run_submission(spec: str, weights, images: torch.Tensor, budget: int, memory
     exempt = guarded("naming batch norm's running statistics failed", memory_mb, lambda: budget_exempt_names(model))
     load_weights(model, weights, memory_mb)
 
-    def first_two():
+    probe = images[:2]  # a first look, for a clear message
+
+    def first_look():
         model.eval()
         with torch.no_grad():
-            return model(images[:2])
+            return model(probe)
 
-    out = guarded("the model failed on a batch of MNIST images (shape (2, 1, 28, 28))", memory_mb, first_two)
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
-        raise SubmissionError(shape_message(2, out))
+    out = guarded(f"the model failed on a batch of MNIST images (shape {tuple(probe.shape)})", memory_mb, first_look)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(probe), 10):
+        raise SubmissionError(shape_message(len(probe), out))
     logits = guarded(f"the model failed on the {len(images):,} test images", memory_mb,
                      lambda: predict_logits(model, images, device="cpu"))
     if tuple(logits.shape) != (len(images), 10):

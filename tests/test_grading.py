@@ -212,10 +212,15 @@ def test_looking_up_the_public_labels_gains_nothing_on_a_private_set(submission,
     assert status == 0 and accuracy < 0.25 and f"errors of {PRIVATE_SIZE}" in out
 
 
-def test_private_test_sets_in_both_formats(private):
+def test_private_test_sets_in_both_formats(private, submission, capsys):
     from_pt = read_pt_test_set(private / "private.pt")
     from_idx = read_idx_test_set(private / "images-idx3-ubyte", private / "labels-idx1-ubyte.gz")
     assert torch.equal(from_pt.labels, from_idx.labels) and torch.allclose(from_pt.images, from_idx.images)
+    (submission / "model.py").write_text(TINY)
+    status = main([str(submission / "model.py"), str(submission / "weights.pt"), "--test-images",
+                   str(private / "images-idx3-ubyte"), "--test-labels", str(private / "labels-idx1-ubyte.gz")])
+    out = capsys.readouterr().out
+    assert status == 0 and f"errors of {PRIVATE_SIZE}) on private test set" in out and "4,780 of 5,000" in out
 
 
 def test_bad_test_set_files_are_named(private, tmp_path, submission, capsys):
