@@ -1,7 +1,7 @@
 """`make bench`: how long each notebook takes, headless, and how fast each slider answers.
 
 Budgets (a 2-core laptop CPU, lecture profile, committed checkpoints present):
-every notebook at most 90 s; each slider move within the budget named below.
+every notebook at most 60 s; each slider move within the budget named below.
 `--write` stores the table in benchmarks/README.md with the machine it ran on.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from lecture_utils.files import atomic_write_bytes
 from tools.notebooks import NOTEBOOK_DIR, execute, notebook_paths
 
 HERE = Path(__file__).resolve().parent
-NOTEBOOK_BUDGET_S = 90.0
+NOTEBOOK_BUDGET_S = 60.0
 
 
 def time_slider(case: SliderCase) -> float:

@@ -60,6 +60,12 @@ def data_dirs() -> tuple[tuple[str, Path], ...]:
     return tuple(dirs)
 
 
+def wall_times_shown() -> bool:
+    """False under ``LECTURE_HIDE_WALL_TIMES=1``, which ``make notebooks`` sets: a wall time changes from
+    run to run, so the committed notebooks leave them out and show them to whoever runs the cell."""
+    return os.environ.get("LECTURE_HIDE_WALL_TIMES", "") in ("", "0")
+
+
 def progress_bars_enabled() -> bool:
     """False under ``TQDM_DISABLE=1`` (headless builds: a saved notebook must keep no dead bars)."""
     return os.environ.get("TQDM_DISABLE", "") in ("", "0")

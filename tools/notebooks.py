@@ -110,6 +110,8 @@ def execute(path: Path, save: bool = False, timeout: int = 900, from_source: boo
     path = Path(path).resolve()
     # Progress bars are for people watching; a saved notebook would keep dead widgets of them.
     os.environ["TQDM_DISABLE"] = "1"
+    # Wall times change from run to run: the saved file leaves them out (config.wall_times_shown).
+    os.environ["LECTURE_HIDE_WALL_TIMES"] = "1"
     nb = read_source(path) if from_source else nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
                             record_timing=False, resources={"metadata": {"path": str(path.parent)}})
