@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,50 +69,6 @@ def wall_times_shown() -> bool:
 def progress_bars_enabled() -> bool:
     """False under ``TQDM_DISABLE=1`` (headless builds: a saved notebook must keep no dead bars)."""
     return os.environ.get("TQDM_DISABLE", "") in ("", "0")
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Sizes that differ between the CPU-sized lecture run and the published settings: one field
-    for each row of ``SIZES`` below (``profile.transfer_size``, ...).
-
-    (The teachers' recipes live in ``lecture_utils.pretrained``, beside their checkpoints.)
-    """
-
-    name: str
-    transfer_size: int
-    student_hidden: tuple[int, ...]
-    student_epochs: int
-    student_lr: float
-    distill_temperature: float
-    distill_alpha: float
-    sweep_temperatures: tuple[float, ...]
-    sweep_epochs: int
-    sweep_lr: float
-    unseen_hidden: tuple[int, ...]
-    unseen_temperature: float
-    unseen_epochs: int
-    ensemble_size: int
-    member_hidden: tuple[int, ...]
-    member_epochs: int
-    hint_student_width: int
-    assistant_hidden: tuple[int, ...]
-    tiny_hidden: tuple[int, ...]
-    centroid_tune_size: int
-    centroid_tune_epochs: int
-    binary_epochs: int
-    cnn_epochs: int
-    low_rank_tune_epochs: int
-    low_rank_scratch_epochs: int
-    exit_epochs: int
-    attached_exit_epochs: int
-    slimmable_epochs: int
-    dynamic_val_size: int
-    pipeline_distill_epochs: int
-    prune_round_epochs: tuple[int, ...]
-    pipeline_centroid_epochs: int
-    homework_demo_epochs: int
-    homework_demo_size: int
 
 
 # Each size side by side: (lecture profile, full profile). The full profile follows Hinton, Vinyals
@@ -170,6 +126,11 @@ SIZES = {
     "homework_demo_epochs": (2, 15),
     "homework_demo_size": (20_000, 60_000),
 }
+# A profile has a name and one attribute per row of SIZES (``profile.transfer_size``, ...).
+Profile = make_dataclass("Profile", [("name", str)] + [(name, type(sizes[0])) for name, sizes in SIZES.items()],
+                         frozen=True)
+Profile.__doc__ = ("Sizes that differ between the CPU-sized lecture run and the published settings, one "
+                   "attribute per row of SIZES. (The teachers' recipes live in lecture_utils.pretrained.)")
 LECTURE = Profile("lecture", **{name: sizes[0] for name, sizes in SIZES.items()})
 FULL = Profile("full", **{name: sizes[1] for name, sizes in SIZES.items()})
 
