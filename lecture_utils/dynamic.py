@@ -159,7 +159,7 @@ class SlimmableMLP(nn.Module):
     def units(self, width: float) -> int:
         return max(1, round(width * self.hidden))
 
-    def check_width(self, width) -> float:
+    def require_width(self, width) -> float:
         if width not in self.widths:
             raise ValueError(f"width {width!r} was not trained; the trained widths are {self.widths}")
         return width
@@ -172,7 +172,7 @@ class SlimmableMLP(nn.Module):
                             self.training, bn.momentum, bn.eps)
 
     def forward_width(self, x, width: float) -> torch.Tensor:
-        i, k = self.widths.index(self.check_width(width)), self.units(width)
+        i, k = self.widths.index(self.require_width(width)), self.units(width)
         x = x.flatten(1)
         x = F.relu(self._bn(self.bn1, F.linear(x, self.fc1.weight[:k], self.fc1.bias[:k]), i, k))
         x = F.relu(self._bn(self.bn2, F.linear(x, self.fc2.weight[:k, :k], self.fc2.bias[:k]), i, k))

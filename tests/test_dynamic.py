@@ -106,5 +106,5 @@ def _first(c, t):
     return passes.long().argmax(0)
 
 
-def test_check_threshold_accepts_the_ends():
+def test_require_threshold_accepts_the_ends():
     assert require_threshold(0) == 0.0 and require_threshold(1) == 1.0

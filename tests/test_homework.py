@@ -1,6 +1,7 @@
 """The homework: its grader (every way a submission can fail), its tiers, and the student version."""
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -265,3 +266,20 @@ def test_readme_tier_table_matches_tiers_json():
     for name in TIER_NAMES:
         row = next(line for line in readme.splitlines() if line.startswith(f"| {name} |"))
         assert f"{100 * tiers['tiers'][name]:.2f}%" in row and f"{tiers['parameters'][name]:,}" in row, row
+
+
+def test_every_target_of_the_student_makefile_works_there(student, tmp_path):
+    """The student version's Makefile offers only what runs without the teachers' checkout: each
+    advertised target's commands (dry run) name modules and files that the student version has."""
+    student = Path(shutil.copytree(student, tmp_path / "student"))
+    makefile = (student / "Makefile").read_text()
+    targets = re.findall(r'@echo "make (\w[\w-]*)', makefile)
+    assert set(targets) == {"lab", "grade"}, targets
+    (student / ".venv" / "bin").mkdir(parents=True)
+    (student / ".venv" / ".installed").touch()  # a dry run that skips the install step
+    for target in ["help", *targets]:
+        run = subprocess.run(["make", "-n", "-C", str(student), target], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        for module in re.findall(r"-m ([\w.]+)", run.stdout):
+            path = student / Path(*module.split("."))
+            assert path.with_suffix(".py").is_file() or (path / "__main__.py").is_file(), f"make {target}: {module}"

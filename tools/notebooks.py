@@ -108,15 +108,14 @@ def execute(path: Path, save: bool = False, timeout: int = 900, from_source: boo
     from nbclient import NotebookClient
 
     path = Path(path).resolve()
-    # Progress bars are for people watching; a saved notebook would keep dead widgets of them.
-    os.environ["TQDM_DISABLE"] = "1"
-    # Wall times change from run to run: the saved file leaves them out (config.wall_times_shown).
-    os.environ["LECTURE_HIDE_WALL_TIMES"] = "1"
+    # For the kernel only: progress bars are for people watching (a saved notebook would keep dead
+    # widgets of them), and wall times change from run to run (config.wall_times_shown).
+    kernel_env = dict(os.environ, TQDM_DISABLE="1", LECTURE_HIDE_WALL_TIMES="1")
     nb = read_source(path) if from_source else nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
                             record_timing=False, resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    client.execute()
+    client.execute(env=kernel_env)
     seconds = time.perf_counter() - start
     if save:
         from lecture_utils.files import atomic_write_bytes

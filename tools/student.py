@@ -26,7 +26,45 @@ DEFAULT_OUT = REPO / "build" / "student"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError"
 # Copied as they are: what a student needs to run the notebooks.
-SUPPORT = ["lecture_utils", "pyproject.toml", "environment.yml", "Makefile", ".gitignore"]
+SUPPORT = ["lecture_utils", "pyproject.toml", "environment.yml", ".gitignore"]
+# The students' Makefile: only what works without the teachers' checkout (no tests, tools or sources).
+STUDENT_MAKEFILE = """\
+# `make lab` sets everything up and opens the lecture; `make grade` grades your homework.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# A relative LECTURE_DATA_DIR would be read from notebooks/ by the kernels: make it absolute.
+ifdef LECTURE_DATA_DIR
+export LECTURE_DATA_DIR := $(abspath $(LECTURE_DATA_DIR))
+endif
+
+.PHONY: lab grade help
+
+help:
+\t@echo "make lab    create .venv if needed, install, open JupyterLab on notebooks/"
+\t@echo "make grade  grade the homework: MODEL=notebooks/homework/my_model.py WEIGHTS=notebooks/homework/my_weights.pt"
+
+$(STAMP): pyproject.toml
+\t@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; set PYTHON=python3.x")'
+\ttest -x $(PY) || $(PYTHON) -m venv $(VENV)
+\t$(PY) -m pip install --quiet --upgrade pip
+\t$(PY) -m pip install --quiet -e .
+\ttouch $(STAMP)
+
+# Extra arguments for JupyterLab, e.g. `make lab LAB_ARGS=--no-browser`; root (a container) needs --allow-root.
+LAB_ARGS ?=
+ROOT_ARG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
+lab: $(STAMP)
+\t$(VENV)/bin/jupyter lab $(ROOT_ARG) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+
+MODEL   ?= notebooks/homework/my_model.py
+WEIGHTS ?= notebooks/homework/my_weights.pt
+grade: $(STAMP)
+\t$(PY) -m lecture_utils.grade $(MODEL) $(WEIGHTS)
+"""
 # Never handed out: the homework's reference solutions and their trained weights.
 TEACHERS_ONLY = ["homework/reference_solutions.py", "homework/reference"]
 
@@ -84,8 +122,8 @@ Work through the notebooks in order. Each exercise is a function with `# YOUR CO
 `check_...` call below it runs your function on small examples and says either that it is right
 or what is wrong.
 
-The homework is in `notebooks/homework/`: build the most accurate MNIST classifier with at most
-{budget:,} parameters, save its weights, and grade it yourself:
+The homework is in `notebooks/homework/`: build the most accurate MNIST classifier that carries at most
+{budget:,} numbers (parameters and buffers; batch norm's running statistics aside), save its weights, and grade it yourself:
 
 ```bash
 .venv/bin/python -m lecture_utils.grade notebooks/homework/my_model.py notebooks/homework/my_weights.pt
@@ -120,6 +158,7 @@ def write_student_version(out: Path = DEFAULT_OUT) -> list[Path]:
             _copy(extra, out / "notebooks" / relative)
     for name in SUPPORT:
         _copy(REPO / name, out / name)
+    atomic_write_bytes(out / "Makefile", STUDENT_MAKEFILE.encode())
     atomic_write_bytes(out / "README.md", STUDENT_README.format(budget=BUDGET).encode())
     return written
 

@@ -2,7 +2,7 @@
 
 Each tier of the homework is the test accuracy of one of these, trained by
 ``make checkpoints`` (this file run as a script) with ``train_submission`` and measured by the
-grader, which writes ``tiers.json``:
+grader; this script writes them into ``lecture_utils/weights/homework_tiers.json``:
 
 * simple: a plain small CNN on the labels;
 * medium: a depthwise separable CNN on the labels (C27): at the same budget it can afford
