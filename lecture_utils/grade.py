@@ -20,6 +20,11 @@ scores with them, counts the numbers in the weights file again itself (the child
 cannot lower it) and prints the tier reached. A timeout, a crash, an exit, running out of memory
 or a malformed file is one line saying so.
 
+**Platforms.** The child process and its time limit work everywhere. The memory limit, and ending
+whatever the child started along with it (its process group), need POSIX: they apply on Linux and
+macOS only (macOS may refuse an address-space limit; the grading then goes on without one). On
+Windows a submission runs under the time limit alone (``POSIX_LIMITS`` is false there).
+
 **The test set**: MNIST's 10,000 test images by default (``load_mnist(train=False)``: float
 images in [0, 1], shape (N, 1, 28, 28)). Their labels are public, so a model file could read them
 and answer by lookup; a teacher grades on a private set instead: ``--test-images FILE
@@ -33,6 +38,7 @@ same way.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import os
 import re
@@ -46,6 +52,7 @@ from pathlib import Path
 
 import torch
 
+from .config import PACKAGE_DIR
 from .homework import BUDGET, TIER_NAMES, load_tiers
 from .training import Evaluation
 
@@ -53,8 +60,15 @@ NOT_GRADED, OVER_BUDGET = 1, 2
 DEFAULT_TIMEOUT = 120.0  # seconds for one submission: start, build, load, run on the test set
 DEFAULT_MEMORY_MB = 4096  # beyond what Python and PyTorch take by themselves
 MESSAGE_CHARS = 2000  # the longest message taken from the child
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 BUDGET_RULE = "parameters and buffers; batch norm's running statistics aside"
+
+# What the platform allows, asked here and nowhere else. The child process and its time limit work
+# everywhere (subprocess's timeout). The memory limit (``resource.setrlimit``, in the child) and
+# ending the child's whole process group (a session of its own, ``os.killpg``) are POSIX: Linux and
+# macOS. Without them (Windows) the child runs under the time limit alone and is ended by itself.
+POSIX_LIMITS = (sys.platform != "win32" and hasattr(os, "killpg") and hasattr(signal, "SIGKILL")
+                and importlib.util.find_spec("resource") is not None)
+MEMORY_LIMIT_NOTE = "applied on Linux and macOS only; on Windows the time limit alone holds"
 
 
 class SubmissionError(Exception):
@@ -70,6 +84,7 @@ class BadTestSet(ValueError):
 
 
 def over_budget_message(spec: str, counted: int, budget: int) -> str:
+    """The one line for a model over the budget: what was counted, by how much it is over (C20)."""
     return (f"{spec}: {counted:,} numbers counted ({BUDGET_RULE}), over the budget of {budget:,} by "
             f"{counted - budget:,}. Numbers are counted, not bytes (C20): make the network smaller.")
 
@@ -80,6 +95,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def shape_message(n: int, out) -> str:
+    """The one line for a model whose output ``out`` for ``n`` images is not (n, 10) class scores."""
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     return (f"the model must return one row of 10 class scores per image: for {n:,} images, shape "
             f"({n}, 10); it returned {shape}")
@@ -157,7 +173,8 @@ def add_judging_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
                         help=f"seconds one submission may take, start to finish (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB, metavar="M",
-                        help=f"memory one submission may take beyond Python and PyTorch (default {DEFAULT_MEMORY_MB})")
+                        help=f"memory one submission may take beyond Python and PyTorch (default "
+                             f"{DEFAULT_MEMORY_MB}; {MEMORY_LIMIT_NOTE})")
     parser.add_argument("--test-images", metavar="FILE", help="a private test set's images, IDX format (plain or .gz)")
     parser.add_argument("--test-labels", metavar="FILE", help="its labels, IDX format (plain or .gz)")
     parser.add_argument("--test-set", metavar="FILE.pt",
@@ -183,6 +200,9 @@ def chosen_test_set(parser: argparse.ArgumentParser, args) -> LabelledImages:
 
 @dataclass
 class Grade:
+    """A graded submission: the numbers counted against the budget, its errors and accuracy on
+    the test set, and the best tier it reached."""
+
     parameters: int  # the numbers counted against the budget (count_budget: parameters and buffers)
     budget: int
     errors: int
@@ -192,19 +212,29 @@ class Grade:
 
 
 def _child_environment() -> dict:
+    """The child's environment: this package importable (the folder it sits in), the CPU only."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH")) if p)
     # the CPU only (the same result on every machine, and a memory limit CUDA would not start under);
     # no .pyc files in the student's folder; few malloc arenas (each reserves address space)
     env.update(CUDA_VISIBLE_DEVICES="", LECTURE_DEVICE="cpu", PYTHONDONTWRITEBYTECODE="1", MALLOC_ARENA_MAX="2")
     return env
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    """End the child and anything it started (it leads its own process group)."""
+def _start_options() -> dict:
+    """``Popen``'s options for the child: a session of its own, so it leads a process group (POSIX)."""
+    return {"start_new_session": True} if POSIX_LIMITS else {}
+
+
+def _end(process: subprocess.Popen) -> None:
+    """End the child and anything it started (it leads its own process group); without process
+    groups (Windows), the child alone."""
     try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+        if POSIX_LIMITS:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except OSError:  # ended already (ProcessLookupError), or not ours to end (PermissionError)
         pass
 
 
@@ -305,21 +335,22 @@ class Judge:
         """The child's answer for one submission; ``SubmissionError`` when it gave none."""
         result, log = self._dir / "result.pt", self._dir / "output.txt"
         result.unlink(missing_ok=True)
+        memory_mb = self.memory_mb if POSIX_LIMITS else 0  # 0: no memory limit (the platform has none)
         command = [sys.executable, "-m", "lecture_utils.grade_worker", spec, str(weights),
-                   str(self._dir / "images.pt"), str(result), str(self.memory_mb), str(self.budget)]
+                   str(self._dir / "images.pt"), str(result), str(memory_mb), str(self.budget)]
         with open(log, "wb") as output:
             child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                                     env=_child_environment(), start_new_session=True)
+                                     env=_child_environment(), **_start_options())
             try:
                 status = child.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
-                _kill_group(child)
+                _end(child)
                 child.wait()
                 raise SubmissionError(f"{spec}: not finished within the time limit of {self.timeout:g} s (starting, "
                                       f"building, loading and running on {len(self.test_set.labels):,} images): an "
                                       "endless loop, or far too slow") from None
             finally:
-                _kill_group(child)  # whatever it left running
+                _end(child)  # whatever it left running
         if status < 0:
             name = _signal_name(-status)
             raise SubmissionError(f"{spec}: the model's process was ended by {name} "
@@ -375,6 +406,7 @@ class Judge:
 
 
 def tier_reached(accuracy: float, tiers: dict) -> str | None:
+    """The best tier (of ``TIER_NAMES``, in order) whose reference accuracy ``accuracy`` reaches; None below all."""
     reached = [name for name in TIER_NAMES if accuracy >= tiers[name]]
     return reached[-1] if reached else None
 
@@ -397,6 +429,8 @@ def grade(model_spec: str, weights, budget: int = BUDGET, tiers: dict | None = N
 
 
 def main(argv=None) -> int:
+    """The command line: grade one submission and print its count, test accuracy and tier; the
+    exit status is 0 graded, 1 not graded, 2 over the budget."""
     parser = argparse.ArgumentParser(prog="python -m lecture_utils.grade",
                                      description="Grade a homework submission: budget, test accuracy, tier.")
     parser.add_argument("model", help="the .py file defining build_model() (or file.py:function)")

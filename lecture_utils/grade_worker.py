@@ -10,6 +10,10 @@ RESULT, a ``torch.save`` of plain values (``logits``, ``counted``, ``parameters`
 ``error`` and ``status``), and ends with ``os._exit(0)``, so no exit handler of the submission runs
 after it. Anything else (an exit, a signal, no RESULT) the judge reports as a crash.
 
+The limits are POSIX (``resource``): Linux and macOS only. Where the judge's ``POSIX_LIMITS`` is
+false (Windows) it passes ``MEMORY_MB`` 0 and the child sets no limit; where macOS refuses an
+address-space limit, it goes on without one. The judge's time limit holds everywhere.
+
 Nothing here is trusted by the judge beyond what it checks itself: the submission's code runs in
 this process and could change it. What it cannot change is that it never sees the labels, and
 that the judge counts the numbers in the weights file again.
@@ -19,7 +23,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import resource
+import subprocess
 import sys
 from pathlib import Path
 
@@ -35,22 +39,45 @@ SHOWN_KEYS = 6  # keys named in a message about a state dict that does not fit
 
 
 def _mapped_bytes() -> int | None:
-    """The process's virtual memory now (Linux: VmSize), None where it cannot be read."""
+    """The process's virtual memory now: Linux's VmSize, else ``ps``'s VSZ (macOS); None where
+    neither can be read."""
     try:
         return int(re.search(r"VmSize:\s*(\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024
     except (OSError, AttributeError):
+        pass
+    try:
+        return int(subprocess.run(["ps", "-o", "vsz=", "-p", str(os.getpid())], capture_output=True, text=True,
+                                  timeout=10, check=True).stdout) * 1024
+    except (OSError, ValueError, subprocess.SubprocessError):
         return None
 
 
-def limit_resources(memory_mb: int) -> None:
+def _set_limit(resource, kind: int, value: int) -> bool:
+    """``setrlimit(kind, value)``; False where the system refuses it (macOS may, for ``RLIMIT_AS``)."""
+    try:
+        resource.setrlimit(kind, (value, value))
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def limit_resources(memory_mb: int) -> int:
     """At most ``memory_mb`` MB of address space beyond what the process has mapped now (Python,
-    PyTorch), and no file written larger than ``MAX_FILE_BYTES``. Where the memory in use cannot
-    be read (not Linux), only the file size is limited."""
-    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
+    PyTorch), and no file written larger than ``MAX_FILE_BYTES``. Returns the memory limit in
+    force: ``memory_mb``, or 0 where there is none (``memory_mb`` 0, as on Windows; the memory in
+    use unreadable; or the limit refused, as macOS may)."""
+    if memory_mb <= 0:
+        return 0
+    try:
+        import resource  # POSIX only: the judge passes 0 where there is none
+    except ImportError:
+        return 0
+
+    _set_limit(resource, resource.RLIMIT_FSIZE, MAX_FILE_BYTES)
     mapped = _mapped_bytes()
-    if mapped is not None:
-        limit = mapped + memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if mapped is None or not _set_limit(resource, resource.RLIMIT_AS, mapped + memory_mb * 2**20):
+        return 0
+    return memory_mb
 
 
 def _out_of_memory(exc: BaseException) -> bool:
@@ -70,7 +97,8 @@ def guarded(what: str, memory_mb: int, call):
         raise SubmissionError(f"{what}: it called sys.exit({exc.code!r}); a model file must not end the program") from None
     except BaseException as exc:  # the submission's code: any failure is its message, never a traceback
         if _out_of_memory(exc):
-            raise SubmissionError(f"{what}: out of memory, it asked for more than the limit of {memory_mb:,} MB") from None
+            limit = f", it asked for more than the limit of {memory_mb:,} MB" if memory_mb > 0 else ""
+            raise SubmissionError(f"{what}: out of memory{limit}") from None
         raise SubmissionError(f"{what}: {type(exc).__name__}: {exc}") from None
 
 
@@ -96,6 +124,8 @@ def load_builder(spec: str, memory_mb: int):
 
 
 def build(spec: str, memory_mb: int) -> nn.Module:
+    """The submission's network: ``build_model()`` (or the function ``spec`` names) called once,
+    seeded, its failures one-line ``SubmissionError``s; it must return an ``nn.Module``."""
     builder = load_builder(spec, memory_mb)
     torch.manual_seed(0)
 
@@ -186,10 +216,12 @@ def run_submission(spec: str, weights, images: torch.Tensor, budget: int, memory
 
 
 def main(argv=None) -> None:
+    """The child's whole run (arguments as in the module's docstring): load the images, limit
+    itself, judge the submission, write RESULT, then ``os._exit(0)``."""
     spec, weights, images_path, result_path, memory_mb, budget = argv if argv is not None else sys.argv[1:]
     memory_mb, budget = int(memory_mb), int(budget)
     images = torch.load(images_path, weights_only=True)
-    limit_resources(memory_mb)
+    memory_mb = limit_resources(memory_mb)  # 0 when no memory limit holds
     try:
         answer = run_submission(spec, weights, images, budget, memory_mb)
     except SubmissionError as exc:

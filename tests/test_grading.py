@@ -3,15 +3,19 @@ small private test set (300 shuffled MNIST test images), under short limits."""
 import csv
 import gzip
 import shutil
+import subprocess
+import sys
 import time
 
 import pytest
 import torch
 from torch import nn
 
+from lecture_utils import grade as grade_module
 from lecture_utils.data import load_mnist
 from lecture_utils.grade import (NOT_GRADED, OVER_BUDGET, BadTestSet, Judge, count_in_weights_file, main,
                                  read_idx_test_set, read_pt_test_set)
+from lecture_utils.grade_worker import limit_resources
 from tools import grade_class
 from tools.notebooks import NOTEBOOK_DIR
 
@@ -165,6 +169,32 @@ def test_an_endless_build_model_times_out(submission, private, capsys):
                            "--timeout", str(SHORT_TIMEOUT))
     assert status == NOT_GRADED and f"time limit of {SHORT_TIMEOUT:g} s" in err
     assert time.perf_counter() - start < SHORT_TIMEOUT + 5
+
+
+def test_without_posix_limits_the_time_limit_still_holds(submission, private, capsys, monkeypatch):
+    """A platform without ``resource`` or process groups (Windows), simulated: the child gets no
+    session of its own and no memory limit; a good submission grades, an endless one times out."""
+    monkeypatch.setattr(grade_module, "POSIX_LIMITS", False)
+    with monkeypatch.context() as windows:
+        windows.setitem(sys.modules, "resource", None)  # `import resource` fails, as on Windows
+        assert limit_resources(512) == 0  # a child told of a limit all the same goes on without one
+    started = []
+
+    class Popen(subprocess.Popen):
+        def __init__(self, command, **options):
+            started.append((command, options))
+            super().__init__(command, **options)
+
+    monkeypatch.setattr(grade_module.subprocess, "Popen", Popen)
+    status, out, err = grade(capsys, submission, TINY, private)
+    assert status == 0 and f"errors of {PRIVATE_SIZE}) on private test set" in out, err
+    command, options = started[-1]
+    assert "start_new_session" not in options and command[-2] == "0"  # MEMORY_MB 0: no limit
+    start = time.perf_counter()
+    status, _, err = grade(capsys, submission, _raising("while True:\n        pass"), private,
+                           "--timeout", str(SHORT_TIMEOUT))
+    assert status == NOT_GRADED and f"time limit of {SHORT_TIMEOUT:g} s" in err
+    assert time.perf_counter() - start < SHORT_TIMEOUT + 5 and started[-1][0][-2] == "0"
 
 
 @pytest.mark.parametrize("body,message", [

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lecture_utils.files import atomic_write_bytes
+from lecture_utils import grade
 from lecture_utils.grade import (BUDGET_RULE, NOT_GRADED, OVER_BUDGET, BadTestSet, Grade, Judge, SubmissionError,
                                  add_judging_arguments, chosen_test_set)
 from lecture_utils.homework import BUDGET, load_tiers
@@ -96,6 +97,7 @@ def _cell(value) -> str:
 
 
 def csv_bytes(table: list[dict]) -> bytes:
+    """The leaderboard as CSV: a header of ``COLUMNS``, then one line per row (no cell runs as a formula)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -109,6 +111,8 @@ STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{bord
 
 
 def html_bytes(table: list[dict], about: str) -> bytes:
+    """The leaderboard as one self-contained HTML page (style inline, every cell escaped), with
+    ``about`` above the table."""
     numeric = {"rank", "accuracy (%)", "errors", "test images", "numbers counted"}
     head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
     body = "\n".join(
@@ -122,12 +126,15 @@ def html_bytes(table: list[dict], about: str) -> bytes:
 
 
 def write_leaderboard(entries: list[Entry], out_dir: Path, about: str) -> tuple[Path, Path]:
+    """Write ``leaderboard.csv`` and ``leaderboard.html`` into ``out_dir``, each atomically; return their paths."""
     table = rows(entries)
     return (atomic_write_bytes(out_dir / "leaderboard.csv", csv_bytes(table)),
             atomic_write_bytes(out_dir / "leaderboard.html", html_bytes(table, about)))
 
 
 def main(argv=None) -> int:
+    """The command line: grade every student folder with one ``Judge``, print a line per student,
+    write the leaderboard; 0 when it is written, 1 when it cannot be."""
     parser = argparse.ArgumentParser(prog="python -m tools.grade_class",
                                      description="Grade every student folder (my_model.py, my_weights.pt) and "
                                                  "write a leaderboard.")
@@ -154,7 +161,10 @@ def main(argv=None) -> int:
             print(f"{entry.student}: " + (f"{100 * g.accuracy:.2f}%, {g.parameters:,} numbers, tier {g.tier or 'none'}"
                                           if g else f"{entry.status}: {entry.reason}"), flush=True)
     about = (f"{len(folders)} submissions, graded on {test_set.source} ({len(test_set.labels):,} images); budget "
-             f"{BUDGET:,} numbers ({BUDGET_RULE}); limits {args.timeout:g} s and {args.memory_mb:,} MB each. Tiers: "
+             f"{BUDGET:,} numbers ({BUDGET_RULE}); "
+             + (f"limits {args.timeout:g} s and {args.memory_mb:,} MB each" if grade.POSIX_LIMITS
+                else f"a time limit of {args.timeout:g} s each (no memory limit on this platform)")
+             + ". Tiers: "
              + ", ".join(f"{name} {100 * accuracy:.2f}%" for name, accuracy in tiers.items())
              + " (reference solutions on MNIST's test set).")
     csv_path, html_path = write_leaderboard(entries, args.out or args.submissions, about)
