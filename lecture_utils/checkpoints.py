@@ -24,6 +24,7 @@ CHECKPOINT_DIR = WEIGHTS_DIR
 
 
 def full_profile_dir() -> Path:
+    """Where the full profile's checkpoints go: rebuilt on demand in the cache folder, never committed."""
     return cache_dir() / "checkpoints" / "full"
 
 

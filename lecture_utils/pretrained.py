@@ -62,6 +62,8 @@ TEACHERS = {
 
 
 def teacher_path(name: str, profile: str) -> Path:
+    """The checkpoint file of teacher ``name`` in ``profile``: committed in the package for the
+    lecture profile, in the cache folder for the full one."""
     folder = CHECKPOINT_DIR if profile == "lecture" else full_profile_dir()
     return folder / f"{name}.pt"
 
@@ -87,6 +89,8 @@ def train_teacher(name: str, profile: str, verbose: bool = True):
 
 
 def build_teacher_checkpoint(name: str, profile: str, verbose: bool = True):
+    """Train teacher ``name`` of ``profile`` and save it at ``teacher_path`` with its recipe and
+    measured test accuracy; return the trained model."""
     start = time.perf_counter()
     model, accuracy = train_teacher(name, profile, verbose)
     path = save_checkpoint(teacher_path(name, profile), model, _recipe(name, profile),

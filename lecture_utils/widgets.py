@@ -88,15 +88,19 @@ class Explorer(widgets.VBox):
         return self.controls[0].value
 
     def compute(self, value) -> dict:
+        """The result dict for the controls' ``value``: calls the topic module, draws nothing
+        (each widget overrides it)."""
         raise NotImplementedError
 
     def readout_text(self, result: dict) -> str:
+        """The HTML shown below the figure for ``result`` (each widget overrides it)."""
         raise NotImplementedError
 
     def draw(self, result: dict) -> None:
         """Update the figure's changing artists (widgets with a figure override this)."""
 
     def render(self, result: dict) -> None:
+        """Show ``result``: redraw the figure (if any) as a PNG, then write the readout text."""
         if self.plot is not None:
             self.draw(result)
             self.image.value = self.plot.png()
@@ -142,10 +146,12 @@ class TemperatureSlider(Explorer):
         return {"temperature": temperature, "probabilities": probs, "entropy": entropy(probs).item()}
 
     def draw(self, result):
+        """Set each bar's height to its class's softened probability."""
         for bar, p in zip(self.bars, result["probabilities"].tolist()):
             bar.set_height(p)
 
     def readout_text(self, result):
+        """T, the three most probable classes and the entropy (it grows with T)."""
         probs = result["probabilities"]
         top = probs.argsort(descending=True)[:3].tolist()
         return (f"<code>T = {result['temperature']:.3g}: "
@@ -186,6 +192,7 @@ class _LayerHistogramSlider(Explorer):
         raise NotImplementedError
 
     def draw(self, result):
+        """Draw the ``marks`` as vertical lines over the histogram (none past ``max_lines``)."""
         positions, label = self.marks(result)
         if len(positions) <= self.max_lines:
             self.lines.set_segments([[(x, 0), (x, 1)] for x in positions.tolist()])
@@ -205,12 +212,15 @@ class BitsSlider(_LayerHistogramSlider):
         super().__init__(model, layer, images, labels, "bits", bits, 1, 16, "weight value (red: quantization levels)")
 
     def compute(self, bits: int) -> dict:
+        """Quantize every weight matrix to ``bits`` bits and measure accuracy and packed size."""
         return evaluate_quantized(self.model, bits, self.images, self.labels, self.per_channel, layer=self.layer)
 
     def marks(self, result):
+        """The quantization levels of the layer drawn."""
         return result["levels"], f"{len(result['levels']):,} levels"
 
     def readout_text(self, result):
+        """Bits per weight, test accuracy and the packed model's bytes."""
         return (f"<code>{result['bits']} bits per weight: test accuracy {100 * result['accuracy']:.2f}%, "
                 f"stored in {result['bytes']:,} bytes</code>")
 
@@ -226,12 +236,15 @@ class ClusterSlider(_LayerHistogramSlider):
                          "weight value (red: cluster centres)")
 
     def compute(self, num_clusters: int) -> dict:
+        """Cluster the layer's weights into ``num_clusters`` shared values (1-D k-means, C19); measure accuracy."""
         return evaluate_clustered_layer(self.model, self.layer, num_clusters, self.images, self.labels)
 
     def marks(self, result):
+        """The cluster centres (the codebook)."""
         return result["codebook"], f"{result['num_clusters']} centres"
 
     def readout_text(self, result):
+        """Clusters, test accuracy and bits per weight (ceil(log2 k) plus the codebook's share)."""
         return (f"<code>{result['num_clusters']} clusters: test accuracy {100 * result['accuracy']:.2f}%, "
                 f"{result['bits_per_weight']:.3f} bits per weight in this layer (32 before)</code>")
 
@@ -260,12 +273,15 @@ class ConvCountSliders(Explorer):
         super().__init__([self.i, self.o, self.k])
 
     def value(self):
+        """The three sliders' values: (I, O, k)."""
         return self.i.value, self.o.value, self.k.value
 
     def compute(self, value) -> dict:
+        """Parameters and multiply-accumulates of a normal and a depthwise separable convolution."""
         return conv_costs(*value, size=self.size)
 
     def readout_text(self, r):
+        """A table of both convolutions' costs, and their ratio against 1/O + 1/k²."""
         return (
             f"<table><tr><th></th><th>parameters</th><th>multiply-accumulates ({r['size']}x{r['size']} input)</th></tr>"
             f"<tr><td>normal k*k*I*O</td><td>{r['normal']:,}</td><td>{r['macs_normal']:,}</td></tr>"
@@ -290,9 +306,11 @@ class RankSlider(Explorer):
         super().__init__([self.slider])
 
     def compute(self, rank: int) -> dict:
+        """Replace the layer by its rank-``rank`` SVD factors; measure accuracy and count parameters."""
         return evaluate_low_rank_layer(self.model, self.layer, rank, self.images, self.labels, svd=self.svd)
 
     def readout_text(self, r):
+        """Rank, test accuracy and the factors' parameters against the full layer's."""
         return (f"<code>rank {r['rank']}: test accuracy {100 * r['accuracy']:.2f}%; layer parameters {r['parameters']:,} "
                 f"(K*(N+M) + M = {r['formula']:,}) instead of {r['full']:,}</code>")
 
@@ -309,9 +327,11 @@ class ExitBudget(Explorer):
         super().__init__([self.dropdown])
 
     def compute(self, k: int) -> dict:
+        """Exit ``k`` as the budget (every image stops there): its accuracy and multiply-accumulates."""
         return exit_outcome(self.accuracies, self.macs, k)
 
     def readout_text(self, r):
+        """The exit's test accuracy and multiply-accumulates, and their share of the full network's."""
         return (f"<code>exit {r['exit'] + 1}: test accuracy {100 * r['accuracy']:.2f}%, "
                 f"{r['macs']:,} multiply-accumulates per image ({100 * r['share']:.0f}% of the full network)</code>")
 
@@ -340,12 +360,16 @@ class ThresholdSlider(Explorer):
         super().__init__([self.slider], plot)
 
     def compute(self, threshold: float) -> dict:
+        """Each image leaves at the first exit whose top probability reaches ``threshold``:
+        accuracy, average multiply-accumulates and how many images leave at each exit."""
         return threshold_outcome(self.probs, self.labels, self.macs, threshold)
 
     def draw(self, result):
+        """Move the red point to this threshold's place on the accuracy / MACs curve."""
         self.marker.set_data([result["average_macs"] / 1e3], [100 * result["accuracy"]])
 
     def readout_text(self, r):
+        """Test accuracy, average multiply-accumulates (and the share saved), images per exit."""
         return (f"<code>threshold {r['threshold']:.3f}: test accuracy {100 * r['accuracy']:.2f}%, "
                 f"{r['average_macs']:,.0f} MACs per image on average ({100 * r['saved']:.0f}% saved); "
                 f"images leaving at each exit: {r['exits']}</code>")

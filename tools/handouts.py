@@ -499,6 +499,7 @@ def write_handouts(out: Path = DEFAULT_OUT, paths: list[Path] | None = None) -> 
 
 
 def main(argv=None) -> None:
+    """The command line (``make handouts``): write every handout and the index into ``--out``."""
     parser = argparse.ArgumentParser(description="Render every notebook to HTML with an index page.")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)

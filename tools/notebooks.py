@@ -128,6 +128,7 @@ def execute(path: Path, save: bool = False, timeout: int = 900, from_source: boo
 
 
 def main(argv=None) -> None:
+    """The command line (``make notebooks``): build, execute and save each notebook named (default: all)."""
     parser = argparse.ArgumentParser(description="Build every notebook from its text source: execute it and save it with its outputs.")
     parser.add_argument("names", nargs="*", help="notebooks to run (default: all), e.g. 01_knowledge_distillation")
     args = parser.parse_args(argv)

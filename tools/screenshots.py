@@ -16,6 +16,7 @@ TARGET = REPO / "docs" / "img"
 
 
 def shrink(png: bytes, width: int = 640) -> bytes:
+    """``png`` at most ``width`` pixels wide (proportions kept), reduced to 256 colours: a small PNG."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
@@ -27,6 +28,7 @@ def shrink(png: bytes, width: int = 640) -> bytes:
 
 
 def main(argv=None) -> None:
+    """The command line: copy each named notebook's screenshot into ``docs/img/``, shrunk."""
     parser = argparse.ArgumentParser(description="Copy slider screenshots from build/browser/ into docs/img/.")
     parser.add_argument("names", nargs="+", help="notebook names, e.g. 01_knowledge_distillation")
     args = parser.parse_args(argv)

@@ -59,6 +59,8 @@ class Mistake:
     spot: Callable[[Any, Any, Case], bool] | None = None
 
     def made_by(self, got, want, case: Case, exercise: "Exercise") -> bool:
+        """Whether the result ``got`` makes this mistake: ``spot`` says so, or ``got`` equals what
+        ``example`` gives on this case (compared as the exercise compares). A result too odd to test is not."""
         try:
             if self.spot is not None:
                 return bool(self.spot(got, want, case))
@@ -169,18 +171,22 @@ def tensor_like(value, reference: torch.Tensor) -> bool:
 
 
 def not_a_tensor(got, want, case) -> bool:
+    """A ``spot`` for ``Mistake``: the result is not a torch.Tensor."""
     return not isinstance(got, torch.Tensor)
 
 
 def not_one_number(got, want, case) -> bool:
+    """A ``spot``: the result is not a tensor holding exactly one number (a loss, say)."""
     return not isinstance(got, torch.Tensor) or got.numel() != 1
 
 
 def not_shaped_like_want(got, want, case) -> bool:
+    """A ``spot``: the result's shape differs from the reference's (checked after ``not_a_tensor``)."""
     return tuple(got.shape) != tuple(want.shape)
 
 
 def not_a_pair(got, want, case) -> bool:
+    """A ``spot``: the result is not a tuple or list of two things."""
     return not (isinstance(got, (tuple, list)) and len(got) == 2)
 
 
