@@ -164,6 +164,7 @@ def write_student_version(out: Path = DEFAULT_OUT) -> list[Path]:
 
 
 def main(argv=None) -> None:
+    """The command line (``make student``): write the student version into ``--out``."""
     parser = argparse.ArgumentParser(description="Write the student version of every notebook and the homework.")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to write it (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
