@@ -40,7 +40,7 @@ from lecture_utils.widgets import temperature_slider
 # ## The teacher and the data
 #
 # The teacher was trained once by `make checkpoints` (a few minutes on a CPU) and is loaded from
-# `data/checkpoints/`. The students learn from a **transfer set**: a class-balanced subset of the training images.
+# `lecture_utils/weights/`. The students learn from a **transfer set**: a class-balanced subset of the training images.
 
 # %%
 x_train, y_train = load_mnist(train=True)

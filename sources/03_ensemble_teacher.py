@@ -61,6 +61,8 @@ for seed in range(P.ensemble_size):
 # ## Averaging and voting: accuracy against the number of members, and the cost
 #
 # *Averaging* takes the mean of the members' probability vectors; *voting* lets each member vote for its top class.
+# The cost is measured in milliseconds when you run the cell; wall times change from run to run, so the committed
+# notebook plots the parameters (which grow with the members just the same) instead.
 
 # %%
 member_probs = torch.stack([torch.softmax(predict_logits(m, x_test), dim=1) for m in members])

@@ -129,8 +129,9 @@ check_truncated_svd(my_truncated_svd)
 # %% [markdown]
 # ## SVD, SVD then fine-tuning, or training the factorized network from scratch
 #
-# At rank $K = 20$: (a) the SVD of the trained layer as it is; (b) the same, then fine-tuned for one epoch on the
-# training set; (c) the same factorized architecture trained from scratch for 4 epochs. Expected run time: about 20 s.
+# At rank $K = 20$: (a) the SVD of the trained layer as it is; (b) the same, then fine-tuned on the training set
+# (`P.low_rank_tune_epochs` epochs: one in the lecture profile); (c) the same factorized architecture trained from
+# scratch (`P.low_rank_scratch_epochs` epochs: four in the lecture profile). Expected run time: about 20 s.
 
 # %%
 K = 20

@@ -15,7 +15,7 @@
 # 5. **Huffman coding** of the cluster indices and of the gaps between kept weights (notebook 06).
 #
 # Every size below is the size of a real file on disk: `torch.save` for the float32 networks, and for the compressed
-# ones a compact format of our own (`lecture_utils/compression.py`), which is read back into a working PyTorch model
+# ones a compact format of our own (`lecture_utils/deep_compression.py`), which is read back into a working PyTorch model
 # whose accuracy is measured again.
 #
 # Expected run time: about 60 s on a laptop CPU.

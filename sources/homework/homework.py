@@ -98,7 +98,7 @@ assert count_budget(quantized) == count_budget(teacher)
 #
 # Each tier is the test accuracy of a reference solution, measured by the same grader you will use. In the teachers'
 # version the reference solutions (`reference_solutions.py`, weights in `reference/`) are graded again here; the
-# student version has only their measured accuracies (`tiers.json`).
+# student version has only their measured accuracies (`lecture_utils/weights/homework_tiers.json`).
 
 # %%
 tiers = load_tiers()
@@ -107,7 +107,7 @@ print(f"{'tier':<8}{'parameters':>12}{'epochs':>8}{'test accuracy':>16}   refere
 for name in TIER_NAMES:
     if references.exists():  # teachers' version: grade the reference again, as a student's model is graded
         g = grade(f"{references}:build_{name}", Path("reference") / f"{name}.pt")
-        assert g.accuracy == tiers["tiers"][name] and g.tier == name, "tiers.json is stale: run `make checkpoints`"
+        assert g.accuracy == tiers["tiers"][name] and g.tier == name, "homework_tiers.json is stale: run `make checkpoints`"
     print(f"{name:<8}{tiers['parameters'][name]:>12,}{tiers['epochs'][name]:>8}{100 * tiers['tiers'][name]:>15.2f}%   "
           + {"simple": "plain CNN, labels", "medium": "depthwise separable CNN, labels",
              "strong": "depthwise separable CNN, distilled from the teacher"}[name])
@@ -148,8 +148,9 @@ check_homework_model(my_model.build_model)
 # ## Train, save, grade
 #
 # `train_submission(model, teacher)` trains with distillation from the lecture's teacher (leave `teacher` out to
-# train on the labels), exactly as the reference solutions were trained. Here a short demonstration run: two epochs on
-# 20,000 images (about 15 s), far from the tiers. For your real attempt use `epochs=4` (or more) on all 60,000 images: a few minutes on a
+# train on the labels), exactly as the reference solutions were trained. Here a short demonstration run
+# (`P.homework_demo_epochs` epochs on `P.homework_demo_size` images: in the lecture profile two epochs on 20,000 images,
+# about 15 s), far from the tiers. For your real attempt use `epochs=4` (or more) on all 60,000 images: a few minutes on a
 # laptop.
 
 # %%
