@@ -11,9 +11,11 @@ from .data import balanced_subset, drop_digit, load_mnist, make_loader, train_va
 from .dynamic import EarlyExitNet, early_exit_predict
 from .distillation import distillation_loss, entropy, soft_target_loss, softmax_with_temperature
 from .ensembles import average_state_dicts, ensemble_probabilities
+from .evidence import Spread, claim, clearly_below, no_difference
 from .huffman import huffman_code
 from .models import MLP, SmallCNN, build_model, count_parameters
 from .quantization import quantize_uniform
+from .seeds import SeedStack, stacked_loss
 from .training import Evaluation, evaluate, fit, predict_logits
 
 __all__ = [
@@ -26,4 +28,6 @@ __all__ = [
     "average_state_dicts", "ensemble_probabilities",
     "MLP", "SmallCNN", "build_model", "count_parameters",
     "Evaluation", "evaluate", "fit", "predict_logits",
+    "Spread", "claim", "clearly_below", "no_difference",
+    "SeedStack", "stacked_loss",
 ]
