@@ -8,7 +8,7 @@ A submission is two files:
 
 **The budget** (``count_budget``): every number the model carries counts, in its parameters and in
 its buffers alike, except batch norm's running statistics (``running_mean``, ``running_var``,
-``num_batches_tracked``). Numbers, not bytes (C20).
+``num_batches_tracked`` of batch-norm layers with a learned scale and shift). Numbers, not bytes (C20).
 
 **How it judges.** The submission's code never runs in the grader's process. A child process
 (``lecture_utils.grade_worker``) imports MODEL.py, builds the network, counts it, loads the
@@ -279,18 +279,24 @@ def _snapshot(weights) -> bytes | None:
 
 def _statistics_shaped(state: dict, names) -> set[str]:
     """Of the names the child says are batch norm's running statistics, those that look like them:
-    a running mean and variance of one shape (one number per channel), a step count of one number."""
+    a running mean and variance of one shape (one number per channel) beside a learned scale and
+    shift (``weight``, ``bias``) of that shape, a step count of one number."""
     partner = {"running_mean": "running_var", "running_var": "running_mean"}
     exempt = set()
+    def sibling(prefix, leaf):
+        return f"{prefix}.{leaf}" if prefix else leaf
+
     for name in set(names) & set(state):
         prefix, _, leaf = name.rpartition(".")
         tensor = state[name]
-        if leaf == "num_batches_tracked" and tensor.numel() <= 1:
-            exempt.add(name)
-        elif leaf in partner and tensor.dim() == 1:
-            other = state.get(f"{prefix}.{partner[leaf]}" if prefix else partner[leaf])
-            if isinstance(other, torch.Tensor) and other.shape == tensor.shape:
+        if leaf in partner and tensor.dim() == 1:
+            siblings = [state.get(sibling(prefix, s)) for s in (partner[leaf], "weight", "bias")]
+            if all(isinstance(s, torch.Tensor) and s.shape == tensor.shape for s in siblings):
                 exempt.add(name)
+    for name in set(names) & set(state):  # a step count, beside statistics that are exempt
+        prefix, _, leaf = name.rpartition(".")
+        if leaf == "num_batches_tracked" and state[name].numel() <= 1 and sibling(prefix, "running_mean") in exempt:
+            exempt.add(name)
     return exempt
 
 

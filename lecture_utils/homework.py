@@ -3,7 +3,7 @@
 The budget rule is ``count_budget`` (``lecture_utils.measure``; the grader, the notebook's checks
 and this module all use it): every number the trained model carries counts, in its parameters and
 its buffers alike, except batch norm's running statistics (``running_mean``, ``running_var``,
-``num_batches_tracked``). Numbers are *counted*, not bytes, so storing them in fewer bits does not
+``num_batches_tracked`` of batch-norm layers that learn a scale and a shift, ``affine=True``). Numbers are *counted*, not bytes, so storing them in fewer bits does not
 help (C20); keeping weights in buffers instead of parameters does not either. The route the
 lecture points to is depthwise separable convolution (C27) plus distillation from a larger teacher.
 

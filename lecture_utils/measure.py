@@ -33,9 +33,12 @@ BATCH_NORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def _batch_norm_statistics(model: nn.Module):
-    """``(name, buffer)`` for each running statistic of each ``_BatchNorm`` module in ``model``."""
+    """``(name, buffer)`` for each running statistic of each ``_BatchNorm`` module in ``model`` that
+    learns a scale and a shift (``affine=True``): there the statistics never outnumber the counted
+    parameters. Without them, running statistics could hold weights (a ``BatchNorm1d(7840,
+    affine=False)`` over a repeated image is a 784 -> 10 linear layer), so they count."""
     for prefix, module in model.named_modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
             for name, buffer in module.named_buffers(recurse=False):
                 if name in BATCH_NORM_STATISTICS:
                     yield (f"{prefix}.{name}" if prefix else name), buffer
@@ -44,7 +47,7 @@ def _batch_norm_statistics(model: nn.Module):
 def budget_exempt_names(model: nn.Module) -> list[str]:
     """The names (as in ``model.state_dict()``) of the buffers the budget leaves out: the running
     statistics of batch norm, ``running_mean``, ``running_var`` and ``num_batches_tracked`` of
-    each ``_BatchNorm`` module."""
+    each ``_BatchNorm`` module with a learned scale and shift (``affine=True``)."""
     return [name for name, _ in _batch_norm_statistics(model)]
 
 
@@ -53,8 +56,8 @@ def count_budget(model: nn.Module) -> int:
 
     The rule: every number in the model's parameters *and* its buffers (``register_buffer``,
     persistent or not) counts, each tensor once, except the running statistics of batch norm:
-    ``running_mean``, ``running_var`` and ``num_batches_tracked`` of ``_BatchNorm`` modules
-    (``budget_exempt_names``), which training measures rather than learns. Keeping weights in
+    ``running_mean``, ``running_var`` and ``num_batches_tracked`` of ``_BatchNorm`` modules that
+    learn a scale and a shift (``budget_exempt_names``), which training measures rather than learns. Keeping weights in
     buffers instead of parameters does not take them off the budget."""
     exempt = {id(buffer) for _, buffer in _batch_norm_statistics(model)}
     tensors = {id(t): t for t in [*model.parameters(), *model.buffers()]}

@@ -152,6 +152,11 @@ def test_the_judge_counts_the_weights_file_by_the_rule(tmp_path):
     assert count_in_weights_file(tmp_path / "w.pt", statistics) == 40 + 8 + 50
     assert count_in_weights_file(tmp_path / "w.pt", ["0.weight", "3.weight"]) == 40 + 8 + 50 + 9  # not statistics
     assert count_in_weights_file((tmp_path / "w.pt").read_bytes()) == 40 + 8 + 50 + 9
+    # statistics without a learned scale and shift beside them count (they could hold weights)
+    plain = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(7840, affine=False), nn.Linear(7840, 1))
+    torch.save(plain.state_dict(), tmp_path / "plain.pt")
+    names = ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
+    assert count_in_weights_file(tmp_path / "plain.pt", names) == 2 * 7840 + 1 + 7841
 
 
 def test_a_model_without_parameters_is_not_graded(submission, private, capsys):

@@ -83,10 +83,29 @@ def test_count_budget_leaves_out_batch_norm_running_statistics_only():
 
     model = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 10),
                           nn.BatchNorm1d(10, affine=False), nn.InstanceNorm1d(10, track_running_stats=True))
-    assert count_budget(model) == count_parameters(model) + 2 * 10 + 1  # instance norm's statistics count
-    assert budget_exempt_names(model) == [f"{i}.{name}" for i in (1, 4)
-                                          for name in ("running_mean", "running_var", "num_batches_tracked")]
+    # instance norm's statistics count, and so do those of a batch norm without a learned scale and shift
+    assert count_budget(model) == count_parameters(model) + (2 * 10 + 1) + (2 * 10 + 1)
+    assert budget_exempt_names(model) == ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
     assert set(budget_exempt_names(model)) <= set(model.state_dict())
+
+
+def test_running_statistics_cannot_hold_a_classifier():
+    """Without affine parameters, batch norm's running statistics are an elementwise scale and shift:
+    over the image repeated 10 times they are a 784 -> 10 linear layer. They count."""
+    from lecture_utils.measure import count_budget
+
+    class LinearInStatistics(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.BatchNorm1d(7840, affine=False)
+            self.scale = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return self.scale * self.norm(x.flatten(1).repeat(1, 10)).view(-1, 10, 784).sum(-1)
+
+    model = LinearInStatistics()
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert count_budget(model) == 1 + 2 * 7840 + 1
 
 
 def test_count_budget_counts_a_shared_tensor_once():

@@ -11,7 +11,8 @@
 # - **Numbers are counted, not bytes** (C20): `count_budget(model)` counts every number the model carries, in its
 #   parameters (`model.parameters()`) and in its buffers (`model.buffers()`, anything kept with `register_buffer`)
 #   alike. The one exception is batch norm's running statistics (`running_mean`, `running_var` and
-#   `num_batches_tracked` of each batch-norm layer): training measures them, it does not learn them. Storing numbers in
+#   `num_batches_tracked` of each batch-norm layer with a learned scale and shift, `affine=True`, the default):
+#   training measures them, it does not learn them. Storing numbers in
 #   8 or 4 bits does not change the count, so quantization does not help here; moving weights from parameters into
 #   buffers does not either.
 # - **Why 5,000**: the lecture's teacher has about 170,000. The budget is chosen small enough that *how* the parameters
@@ -67,14 +68,14 @@ print(f"budget: {BUDGET:,} numbers; the teacher carries {count_budget(teacher):,
 #
 # Write `my_count_parameters(model)`: the numbers the budget counts in a `torch.nn.Module`, as a Python `int`: every
 # number in its parameters and in its buffers, except the running statistics of its batch-norm layers
-# (`torch.nn.modules.batchnorm._BatchNorm`: `running_mean`, `running_var`, `num_batches_tracked`). A tensor shared by
+# (`torch.nn.modules.batchnorm._BatchNorm` with `affine=True`: `running_mean`, `running_var`, `num_batches_tracked`). A tensor shared by
 # two layers counts once.
 
 # %%
 def my_count_parameters(model):
     ### BEGIN SOLUTION
     statistics = {"running_mean", "running_var", "num_batches_tracked"}
-    exempt = {id(b) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    exempt = {id(b) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.affine
               for name, b in m.named_buffers(recurse=False) if name in statistics}
     carried = {id(t): t for t in [*model.parameters(), *model.buffers()]}
     return sum(t.numel() for key, t in carried.items() if key not in exempt)
