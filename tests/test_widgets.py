@@ -35,7 +35,7 @@ def test_slider_answers_quickly_enough_to_drive():
     start = time.perf_counter()
     for t in (1.0, 2.0, 4.0, 8.0):
         w.slider.value = t
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 1, "four moves of the temperature slider should take milliseconds"
 
 
 def _lenet_and_images():
