@@ -46,6 +46,27 @@ def temperature_slider():
     return temperature_slider(logits[ambiguous], temperature=4.0, title=f"teacher on test image {ambiguous}: ")
 
 
+def bias_shift_slider():
+    """Notebook 02: a student that never saw a 7, distilled from the teacher (as in the notebook, but
+    briefly: 5 epochs on 5,000 images, a few seconds), its test logits under the 7s' bias shift."""
+    import functools
+
+    from lecture_utils import MLP, balanced_subset, distillation_loss, drop_digit, fit, make_loader, predict_logits
+    from lecture_utils import load_mnist, seed_everything
+    from lecture_utils.pretrained import load_teacher
+    from lecture_utils.widgets import BiasShiftSlider
+
+    teacher, _ = load_teacher()
+    x_train, y_train = load_mnist(train=True)
+    x, y = drop_digit(*balanced_subset(x_train, y_train, 5_000), 7)
+    seed_everything(0)
+    student = MLP(hidden=(100, 100))
+    fit(student, make_loader(x, predict_logits(teacher, x), y), functools.partial(distillation_loss, temperature=8.0, alpha=1.0),
+        epochs=5, lr=3e-3, verbose=False)
+    x_test, y_test = _test_images()
+    return BiasShiftSlider(predict_logits(student, x_test), y_test, 7, shift=3.0)
+
+
 def _lenet(builder, **kwargs):
     """A slider of notebooks 05, 06 and 09: LeNet-300-100's first layer ("1") over the test images."""
     from lecture_utils.pretrained import load_teacher
@@ -102,6 +123,8 @@ def threshold_slider():
 SLIDERS = {
     "temperature (01)": SliderCase("01_knowledge_distillation", temperature_slider, "slider",
                                    [10 ** (-0.3 + 2.3 * i / (MOVES - 1)) for i in range(MOVES)], 50.0),
+    "bias shift (02)": SliderCase("02_unseen_digit", bias_shift_slider, "slider",
+                                  [i / 4 for i in range(41)], 100.0),
     "bits (05)": SliderCase("05_parameter_quantization", bits_slider, "slider", list(range(1, 17)) * 2, 300.0),
     "clusters (06)": SliderCase("06_weight_clustering", cluster_slider, "slider",
                                 [2, 3, 4, 8, 16, 32, 64, 128, 256] * 3, 300.0),

@@ -87,6 +87,20 @@ def shift_class_bias(model: torch.nn.Module, cls: int, amount: float) -> torch.n
     return model
 
 
+def bias_shift_outcome(logits: torch.Tensor, labels: torch.Tensor, cls: int, shift: float) -> dict:
+    """What adding ``shift`` to class ``cls``'s logit does (C5): errors overall, errors on the images of
+    ``cls`` (the digit the student never saw), and *false* ``cls`` answers, images of other digits
+    now taken for it; raising the bias trades the second for the third."""
+    shifted = logits.clone()
+    shifted[:, cls] += float(shift)
+    predictions = shifted.argmax(dim=1)
+    is_cls = labels == cls
+    return {"shift": float(shift), "cls": int(cls), "n": len(labels), "n_cls": int(is_cls.sum()),
+            "errors": int((predictions != labels).sum()),
+            "errors_on_cls": int((is_cls & (predictions != cls)).sum()),
+            "false_cls": int((~is_cls & (predictions == cls)).sum())}
+
+
 def best_bias_shift(logits: torch.Tensor, labels: torch.Tensor, cls: int, shifts) -> tuple[float, list[float]]:
     """The shift of class ``cls``'s logit that gives the highest accuracy on (``logits``, ``labels``),
     which must be a validation set, never the test set. Returns (best shift, accuracy of each shift)."""

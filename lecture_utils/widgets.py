@@ -23,7 +23,7 @@ from matplotlib.figure import Figure  # a Figure needs no pyplot state, so it ne
 
 from .architecture import conv_costs, evaluate_low_rank_layer
 from .clustering import evaluate_clustered_layer
-from .distillation import entropy, softmax_with_temperature
+from .distillation import bias_shift_outcome, entropy, softmax_with_temperature
 from .dynamic import exit_outcome, threshold_outcome
 from .quantization import evaluate_quantized
 
@@ -162,6 +162,49 @@ class TemperatureSlider(Explorer):
 def temperature_slider(logits, temperature: float = 1.0, title: str = "") -> TemperatureSlider:
     """The temperature slider of notebook 01 over one image's teacher logits."""
     return TemperatureSlider(logits, temperature=temperature, title=title)
+
+
+class BiasShiftSlider(Explorer):
+    """Notebook 02: the bias added to the never-seen digit's logit. The logits are computed once; a
+    move shifts one column (``distillation.bias_shift_outcome``) and marks the shift on the curves of
+    errors overall, errors on that digit and other digits taken for it, drawn once beforehand, with
+    the shift chosen on the validation split (``chosen``) as a dashed line."""
+
+    def __init__(self, logits, labels, cls: int, chosen: float | None = None, shift: float = 0.0,
+                 max_shift: float = 10.0, step: float = 0.25):
+        self.logits, self.labels, self.cls = logits.detach().float().cpu(), labels.cpu(), int(cls)
+        self.slider = widgets.FloatSlider(value=shift, min=0.0, max=max_shift, step=step, description="shift",
+                                          readout_format=".2f", continuous_update=True, layout=widgets.Layout(width="420px"))
+        plot = BlitFigure(5.5, 2.8)
+        plot.figure.subplots_adjust(left=0.12, right=0.97, bottom=0.17, top=0.9)
+        ax = plot.figure.add_subplot()
+        grid = [i * step for i in range(round(max_shift / step) + 1)]
+        curve = [self.compute(s) for s in grid]
+        for key, label in (("errors", "errors, all digits"), ("errors_on_cls", f"errors on {cls}s"),
+                           ("false_cls", f"other digits taken for {cls}")):
+            ax.plot(grid, [c[key] for c in curve], label=label, lw=1)
+        if chosen is not None:
+            ax.axvline(chosen, color="gray", ls="--", lw=1, label=f"chosen on validation: +{chosen:g}")
+        ax.set_xlabel(f"added to the bias of class {cls}")
+        ax.set_ylabel("test images")
+        ax.legend(fontsize=7)
+        ax.set_title("red: the current shift", fontsize=10)
+        self.line = plot.add_animated(ax.axvline(shift, color="tab:red", lw=1.5))[0]
+        super().__init__([self.slider], plot)
+
+    def compute(self, shift: float) -> dict:
+        """Errors overall, on the digit and false answers of it, with the digit's logit raised by ``shift``."""
+        return bias_shift_outcome(self.logits, self.labels, self.cls, shift)
+
+    def draw(self, result):
+        """Move the red line to this shift."""
+        self.line.set_xdata([result["shift"], result["shift"]])
+
+    def readout_text(self, r):
+        """The three error counts at this shift."""
+        return (f"<code>shift +{r['shift']:.2f}: {r['errors']:,} test errors of {r['n']:,}; "
+                f"{r['errors_on_cls']} of the {r['n_cls']:,} {r['cls']}s missed; "
+                f"{r['false_cls']} images of other digits taken for {r['cls']}</code>")
 
 
 class _LayerHistogramSlider(Explorer):

@@ -93,3 +93,18 @@ def test_every_widget_is_controls_then_compute_then_render():
     assert w.result == w.compute((2, 64, 3)) and "1/k² = 0.1267" in w.readout.value
     b = ExitBudget([0.5, 0.9], [10, 40])
     assert b.result["share"] == 1.0 and b.image is None and b.children == (b.dropdown, b.readout)
+
+
+def test_bias_shift_slider_counts_what_the_shift_trades():
+    """Raising the never-seen digit's logit: fewer of its images missed, more other images taken for it."""
+    from lecture_utils.distillation import bias_shift_outcome
+    from lecture_utils.widgets import BiasShiftSlider
+
+    logits = torch.tensor([[0.0, 1.0], [0.0, 2.0], [0.0, -1.0], [0.0, 3.0]])  # class 0: the digit never seen
+    labels = torch.tensor([1, 0, 0, 1])
+    w = BiasShiftSlider(logits, labels, cls=0, chosen=1.5)
+    assert w.result == bias_shift_outcome(logits, labels, 0, 0.0)
+    assert (w.result["errors_on_cls"], w.result["false_cls"], w.result["errors"]) == (1, 0, 1)  # image 1 missed
+    w.slider.value = 2.5  # images 0 and 1 now answer 0: image 1 found, image 0 (a 1) taken for a 0
+    assert (w.result["errors_on_cls"], w.result["false_cls"], w.result["errors"]) == (0, 1, 1)
+    assert "shift +2.50: 1 test errors of 4; 0 of the 2 0s missed; 1 images of other digits" in w.readout.value

@@ -35,6 +35,7 @@ MOVED = "moved-by-test"  # a CSS class put on the control the test moves (the on
 # compute is the widget's: its topic functions (softmax_with_temperature, entropy) are called there.
 CHECKS = {
     "temperature (01)": (10, "w.compute(v)"),
+    "bias shift (02)": (3, "distillation.bias_shift_outcome(w.logits, w.labels, w.cls, v)"),
     "bits (05)": (2, "quantization.evaluate_quantized(w.model, v, w.images, w.labels, w.per_channel)"),
     "clusters (06)": (4, "clustering.evaluate_clustered_layer(w.model, w.layer, v, w.images, w.labels)"),
     "channels and kernel (08)": (3, "architecture.conv_costs(w.i.value, w.o.value, w.k.value, w.size)"),
@@ -46,7 +47,7 @@ assert CHECKS.keys() == SLIDERS.keys(), "every slider of benchmarks/sliders.py i
 SETUP = f"""import html, json, re, sys
 sys.path.insert(0, {str(REPO)!r})  # the repository: benchmarks.sliders
 from benchmarks.sliders import SLIDERS
-from lecture_utils import architecture, clustering, dynamic, quantization
+from lecture_utils import architecture, clustering, distillation, dynamic, quantization
 
 
 def plain(readout):
