@@ -1,13 +1,8 @@
 # Two commands do all the set-up:  `make lab` (the lecture) and `make test` (every test).
-PYTHON ?= python3
-VENV   ?= .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
-
-# A relative LECTURE_DATA_DIR would be read from notebooks/ by the kernels: make it absolute.
-ifdef LECTURE_DATA_DIR
-export LECTURE_DATA_DIR := $(abspath $(LECTURE_DATA_DIR))
-endif
+# The environment, `make lab` and `make grade` (shared with the student version): lecture.mk.
+INSTALL := -e '.[test]'
+include lecture.mk
+.DEFAULT_GOAL := help
 
 .PHONY: sync lab test test-browser screenshots handouts checkpoints notebooks bench bench-write student grade grade-class help
 
@@ -25,23 +20,6 @@ help:
 	@echo "make student      write the student version (solutions stubbed, outputs cleared) into build/student/"
 	@echo "make grade        grade the homework: MODEL=notebooks/homework/my_model.py WEIGHTS=notebooks/homework/my_weights.pt"
 	@echo "make grade-class  grade a class: DIR=submissions/ (a folder per student), GRADE_ARGS='--test-set private.pt'"
-
-# The environment: made once, reinstalled only when pyproject.toml changes.
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; set PYTHON=python3.x")'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
-
-# Extra arguments for JupyterLab, e.g. `make lab LAB_ARGS=--no-browser`; root (a container) needs --allow-root.
-LAB_ARGS ?=
-ROOT_ARG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
-
-# JupyterLab serves the repository (so jupytext finds jupytext.toml and saving a notebook also saves
-# its source in sources/) and opens on notebooks/.
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(ROOT_ARG) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
 
 # Two workers (one notebook each at a time, --dist loadfile keeps a notebook's cells together), one
 # torch thread each: these small networks gain little from a second thread.
@@ -68,10 +46,6 @@ checkpoints: $(STAMP)
 student: $(STAMP)
 	$(PY) -m tools.student
 
-MODEL   ?= notebooks/homework/my_model.py
-WEIGHTS ?= notebooks/homework/my_weights.pt
-grade: $(STAMP)
-	$(PY) -m lecture_utils.grade $(MODEL) $(WEIGHTS)
 
 # Every student folder in DIR (my_model.py, my_weights.pt), each in a child process with limits:
 # leaderboard.csv and leaderboard.html. GRADE_ARGS: --test-set FILE.pt, --timeout S, --memory-mb M, --out DIR.

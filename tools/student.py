@@ -26,44 +26,19 @@ DEFAULT_OUT = REPO / "build" / "student"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError"
 # Copied as they are: what a student needs to run the notebooks.
-SUPPORT = ["lecture_utils", "pyproject.toml", "environment.yml", ".gitignore"]
-# The students' Makefile: only what works without the teachers' checkout (no tests, tools or sources).
+SUPPORT = ["lecture_utils", "pyproject.toml", "environment.yml", ".gitignore", "lecture.mk"]
+# The students' Makefile: only what works without the teachers' checkout (no tests, tools or sources);
+# its rules are the lecture's own, from lecture.mk.
 STUDENT_MAKEFILE = """\
 # `make lab` sets everything up and opens the lecture; `make grade` grades your homework.
-PYTHON ?= python3
-VENV   ?= .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
-
-# A relative LECTURE_DATA_DIR would be read from notebooks/ by the kernels: make it absolute.
-ifdef LECTURE_DATA_DIR
-export LECTURE_DATA_DIR := $(abspath $(LECTURE_DATA_DIR))
-endif
+INSTALL := -e .
+include lecture.mk
 
 .PHONY: lab grade help
-
+.DEFAULT_GOAL := help
 help:
 \t@echo "make lab    create .venv if needed, install, open JupyterLab on notebooks/"
 \t@echo "make grade  grade the homework: MODEL=notebooks/homework/my_model.py WEIGHTS=notebooks/homework/my_weights.pt"
-
-$(STAMP): pyproject.toml
-\t@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed; set PYTHON=python3.x")'
-\ttest -x $(PY) || $(PYTHON) -m venv $(VENV)
-\t$(PY) -m pip install --quiet --upgrade pip
-\t$(PY) -m pip install --quiet -e .
-\ttouch $(STAMP)
-
-# Extra arguments for JupyterLab, e.g. `make lab LAB_ARGS=--no-browser`; root (a container) needs --allow-root.
-LAB_ARGS ?=
-ROOT_ARG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
-
-lab: $(STAMP)
-\t$(VENV)/bin/jupyter lab $(ROOT_ARG) --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
-
-MODEL   ?= notebooks/homework/my_model.py
-WEIGHTS ?= notebooks/homework/my_weights.pt
-grade: $(STAMP)
-\t$(PY) -m lecture_utils.grade $(MODEL) $(WEIGHTS)
 """
 # Never handed out: the homework's reference solutions and their trained weights.
 TEACHERS_ONLY = ["homework/reference_solutions.py", "homework/reference"]
