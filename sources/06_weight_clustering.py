@@ -169,8 +169,8 @@ check_huffman_decode(my_huffman_decode)
 #
 # *After training*: cluster every layer and use the network as it is. *Clustering-aware*: keep the cluster of every
 # weight fixed and fine-tune the shared centre values, each centre's gradient being the sum of the gradients of the
-# weights that share it (Deep Compression); the network adapts to the constraint. Three epochs on 10,000 training
-# images. Expected run time: about 10 s.
+# weights that share it (Deep Compression); the network adapts to the constraint. `P.centroid_tune_epochs` epochs on
+# `P.centroid_tune_size` training images (three epochs on 10,000 in the lecture profile). Expected run time: about 10 s.
 
 # %%
 x_tune, y_tune = balanced_subset(x_train, y_train, P.centroid_tune_size, seed=setup.seed)

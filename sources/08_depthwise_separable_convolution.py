@@ -153,7 +153,7 @@ check_separable_block(my_separable_block)
 #
 # Three 3 x 3 convolutions (16, 32, 32 channels) with batch normalisation; in the second network the last two are
 # depthwise separable, everything else equal: widths, seed, data (`P.transfer_size` training images: 10,000 in the
-# lecture profile), epochs (`P.cnn_epochs`).
+# lecture profile), epochs (`P.cnn_epochs`: 3 in the lecture profile).
 # Expected run time: about 30 s.
 
 # %%
@@ -196,14 +196,14 @@ print(f"{mac_ratio:.1f}x fewer multiply-accumulates; measured speed-up less than
 # %% [markdown]
 # MobileNets (published, ImageNet): the full-convolution MobileNet has 29.3M parameters and 4866M mult-adds at 71.7%
 # top-1; the depthwise separable one 4.2M and 569M at 70.6%. The same trade on a small scale here: a fraction of the
-# parameters and the computation, for a small loss of accuracy. On a CPU the wall-clock gain is far smaller than the
-# MAC count suggests (the cell above checks that the speed-up stays below half the MAC ratio), because depthwise
+# parameters and the computation, for a small loss of accuracy. On a CPU the wall-clock gain, if any, is far smaller
+# than the MAC count suggests (the cell above checks that the speed-up stays below half the MAC ratio), because depthwise
 # convolutions use the hardware less efficiently. Wall times change from run to run, so the committed notebook leaves
 # them out: run the cell to measure them on your machine.
 #
 # ## C27 · A bridge to the homework
 #
-# The course homework limits the number of parameters. For the same budget, depthwise separable blocks buy more
+# The course homework limits the numbers a network carries (its parameters, in practice). For the same budget, depthwise separable blocks buy more
 # depth and width: at the parameter count of the normal CNN above, how wide can the separable CNN be?
 
 # %%

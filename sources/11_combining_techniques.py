@@ -107,8 +107,8 @@ record("+ distillation from the teacher", save_state_dict(files / "distilled.pt"
 # of its weights with the largest magnitude.
 #
 # Like Deep Compression, each layer keeps its own share: the big first layers can lose more than the last one, which
-# every class depends on. Three rounds, each pruning the same fraction of what is left, with a fine-tuning epoch
-# after each (two after the last). Expected run time: about 15 s.
+# every class depends on. Three rounds, each pruning the same fraction of what is left, each followed by fine-tuning
+# (`P.prune_round_epochs`: one epoch after each, two after the last, in the lecture profile). Expected run time: about 15 s.
 
 # %%
 KEEP = {"1.0": 0.25, "1.1": 0.25, "3": 0.09, "5": 0.26}  # fraction of each layer's weights kept at the end
