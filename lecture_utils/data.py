@@ -161,8 +161,13 @@ def load_mnist(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
 
 def data_source() -> str:
     """One line saying which data the notebooks run on (printed by every setup cell)."""
-    image_path, _ = _locate(True, data_dirs())
-    return f"official MNIST (60,000 train / 10,000 test, MD5-checked) from {image_path.parent}"
+    dirs = data_dirs()
+    image_path, _ = _locate(True, dirs)
+    # Named by the folder's label, not its absolute path: the committed notebooks print this line,
+    # and it must read the same on every machine.
+    label = next(label for label, root in dirs if image_path.parent == root / "MNIST" / "raw")
+    where = f"{label.rstrip('/')}/MNIST/raw" if label.startswith(("$", "data")) else f"{label} ({image_path.parent})"
+    return f"official MNIST (60,000 train / 10,000 test, MD5-checked) from {where}"
 
 
 def balanced_subset(images: torch.Tensor, labels: torch.Tensor, n: int, seed: int = 0):

@@ -51,6 +51,16 @@ def test_gz_files_alone_are_enough(tmp_path, monkeypatch, data_module):
     assert x.shape[0] == 10_000 and torch.bincount(y).tolist() == TEST_COUNTS
 
 
+def test_data_source_names_the_folder_not_this_machines_path(tmp_path, monkeypatch, data_module):
+    """Every committed notebook prints this line: it must not change with where the data lies."""
+    from lecture_utils.data import data_source
+
+    _copy_raw(_src(), tmp_path, gz=True)
+    monkeypatch.setenv("LECTURE_DATA_DIR", str(tmp_path))
+    line = data_source()
+    assert line.endswith("from $LECTURE_DATA_DIR/MNIST/raw") and str(tmp_path) not in line
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_corrupt_file_is_named(tmp_path, monkeypatch, data_module, damage):
     raw = _copy_raw(_src(), tmp_path, gz=True)
