@@ -15,7 +15,7 @@ from .evidence import Spread, claim, clearly_below, no_difference
 from .huffman import huffman_code
 from .models import MLP, SmallCNN, build_model, count_parameters
 from .quantization import quantize_uniform
-from .seeds import SeedStack, stacked_loss
+from .seeds import SeedStack, stacked_loss, train_recipes
 from .training import Evaluation, evaluate, fit, predict_logits
 
 __all__ = [
@@ -29,5 +29,5 @@ __all__ = [
     "MLP", "SmallCNN", "build_model", "count_parameters",
     "Evaluation", "evaluate", "fit", "predict_logits",
     "Spread", "claim", "clearly_below", "no_difference",
-    "SeedStack", "stacked_loss",
+    "SeedStack", "stacked_loss", "train_recipes",
 ]

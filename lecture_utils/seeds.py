@@ -22,7 +22,7 @@ each copy draws its own), so the spread over a stack is the spread due to initia
 from __future__ import annotations
 
 import copy
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -155,21 +155,56 @@ class SeedStack(nn.Module):
         return f"{len(self)} copies{seeds} of\n{self._base!r}"
 
 
-def stacked_loss(loss_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+def stacked_loss(loss_fn) -> Callable[..., torch.Tensor]:
     """Turn a loss for one network, ``loss_fn(logits, *targets)``, into one for a ``SeedStack``:
     the sum over the copies of ``loss_fn(stacked_logits[k], *targets)``, every copy judged on the
     same targets (labels, a teacher's logits...).
 
+    ``loss_fn`` may also be a list with one loss per copy: copy k is then trained with
+    ``loss_fn[k]``, so different recipes (labels, distillation, ...) train in one stack, each on
+    what the loader hands every copy (use ``train_recipes``, which builds that list).
+
     The sum, not the mean: the gradient on each copy is then exactly its own loss's gradient
     (SGD's steps scale with it). The loss ``fit`` reports is therefore the sum over the copies.
     """
+    per_copy = list(loss_fn) if isinstance(loss_fn, (list, tuple)) else None
+    if per_copy is not None and not all(callable(f) for f in per_copy):
+        raise TypeError(f"stacked_loss needs a loss function or a list of them, one per copy, got {loss_fn!r}")
 
     def loss(stacked_logits: torch.Tensor, *targets: torch.Tensor) -> torch.Tensor:
         if stacked_logits.dim() < 2:
             raise ValueError(f"stacked_loss expects outputs of shape (copies, batch, ...) from a SeedStack, "
                              f"got shape {tuple(stacked_logits.shape)}")
-        return torch.stack([loss_fn(logits, *targets) for logits in stacked_logits.unbind(0)]).sum()
+        copies = stacked_logits.unbind(0)
+        if per_copy is not None and len(per_copy) != len(copies):
+            raise ValueError(f"stacked_loss was given {len(per_copy)} losses for a stack of {len(copies)} copies")
+        losses = per_copy or [loss_fn] * len(copies)
+        return torch.stack([f(logits, *targets) for f, logits in zip(losses, copies)]).sum()
 
-    loss.__name__ = f"stacked_{getattr(loss_fn, '__name__', 'loss')}"
+    name = "recipes" if per_copy is not None else getattr(loss_fn, "__name__", "loss")
+    loss.__name__ = f"stacked_{name}"
     loss.__qualname__ = loss.__name__
     return loss
+
+
+def train_recipes(build: Callable[[], nn.Module], recipes: Mapping[str, Callable[..., torch.Tensor]],
+                  seeds: Sequence[int], loader, **fit_kwargs) -> dict[str, list[nn.Module]]:
+    """Train every recipe with every seed, all in one ``SeedStack``, by ``fit``.
+
+    ``recipes`` maps a name to a loss ``loss(logits, *targets)`` for one network, where
+    ``targets`` is everything the loader hands out after the inputs (so a recipe on labels
+    ignores a teacher's logits it does not need). Copy (recipe r, seed s) starts from
+    ``torch.manual_seed(s); build()``, so every recipe starts from the same weights for a
+    given seed: the comparison differs only in the loss. Returns ``{name: [network per seed]}``.
+    ``fit_kwargs`` go to ``fit`` (epochs, lr, optimizer, ...).
+    """
+    from .training import fit  # here: training imports nothing from seeds, and stays that way
+
+    names, seeds = list(recipes), list(seeds)
+    if not names or not seeds:
+        raise ValueError(f"train_recipes needs at least one recipe and one seed, got {names} and {seeds}")
+    stack = SeedStack.from_builder(build, [s for _ in names for s in seeds])
+    fit_kwargs.setdefault("name", f"{len(names)} recipes x {len(seeds)} seeds")
+    fit(stack, loader, stacked_loss([recipes[n] for n in names for _ in seeds]), **fit_kwargs)
+    trained = stack.unstack()
+    return {n: trained[i * len(seeds):(i + 1) * len(seeds)] for i, n in enumerate(names)}

@@ -160,3 +160,27 @@ def test_mismatched_architectures_are_refused(other, why):
 def test_an_empty_list_is_refused():
     with pytest.raises(TypeError, match="non-empty list"):
         SeedStack([])
+
+
+def test_train_recipes_trains_each_recipe_as_fit_trains_it_alone(mnist_512):
+    """Two recipes in one stack: each copy gets its own loss, and the same networks as training
+    each recipe and seed one after another."""
+    from lecture_utils import train_recipes
+
+    x, y = mnist_512
+    teacher_logits = torch.randn(len(y), 10, generator=torch.Generator().manual_seed(0)) * 3
+    loader = make_loader(x, teacher_logits, y, batch_size=64, seed=0)
+    on_labels = lambda z, v, labels: F.cross_entropy(z, labels)  # noqa: E731
+    distilled = functools.partial(distillation_loss, temperature=4.0, alpha=0.9)
+    trained = train_recipes(_tiny_mlp, {"labels": on_labels, "distilled": distilled}, SEEDS, loader,
+                            epochs=2, device="cpu", verbose=False)
+    assert list(trained) == ["labels", "distilled"]
+    for name, loss_fn in (("labels", on_labels), ("distilled", distilled)):
+        _assert_same_networks(trained[name], _one_after_another(_tiny_mlp, loader, loss_fn), x[:256])
+
+
+def test_stacked_loss_wants_one_loss_per_copy():
+    with pytest.raises(ValueError, match="2 losses for a stack of 3 copies"):
+        stacked_loss([F.cross_entropy] * 2)(torch.randn(3, 5, 10), torch.zeros(5, dtype=torch.long))
+    with pytest.raises(TypeError, match="one per copy"):
+        stacked_loss([F.cross_entropy, "ce"])
