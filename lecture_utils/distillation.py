@@ -78,6 +78,56 @@ def logit_matching_loss(student_logits, teacher_logits) -> torch.Tensor:
     return 0.5 * ((z - v) ** 2).sum(dim=-1).mean()
 
 
+# Teachers that are wrong, or soft, on purpose: the controls that show *what* a student learns
+# from soft targets (C2, C4). Each is a tensor of "teacher logits" for ``distillation_loss``.
+
+def swap_classes(logits: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """A teacher wrong on purpose (C2): its outputs for classes ``a`` and ``b`` exchanged, so it
+    calls every ``a`` a ``b`` and every ``b`` an ``a``, with the same confidence it had before."""
+    n = logits.shape[-1]
+    if not (0 <= a < n and 0 <= b < n) or a == b:
+        raise ValueError(f"a and b must be two different classes between 0 and {n - 1}, got a={a}, b={b}")
+    order = list(range(n))
+    order[a], order[b] = b, a
+    return logits[..., order]
+
+
+def shuffle_wrong_classes(logits: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """The teacher's logits with, for each image, its wrong classes' logits shuffled among the wrong
+    classes (C4's control): the label's probability and the targets' softness (their entropy) stay
+    exactly as they were; which classes the teacher found alike is destroyed."""
+    n, classes = logits.shape
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), one per row of logits, got {tuple(labels.shape)}")
+    g = torch.Generator().manual_seed(seed)
+    is_label = F.one_hot(labels, classes).bool()
+    wrong = torch.argsort(is_label.float(), dim=1, stable=True)[:, :classes - 1]  # each row's wrong classes
+    shuffled = wrong.gather(1, torch.argsort(torch.rand(n, classes - 1, generator=g), dim=1))
+    out = logits.clone()
+    out.scatter_(1, wrong, logits.gather(1, shuffled))
+    return out
+
+
+def label_smoothing_logits(labels: torch.Tensor, temperature, mean_entropy: float, classes: int = 10) -> torch.Tensor:
+    """Label smoothing written as a teacher (C4's other control): logit ``a`` for the label, 0 for
+    every other class, with ``a`` chosen so that at ``temperature`` the targets have entropy
+    ``mean_entropy`` (nats). Equally soft as a real teacher's targets, but every wrong class
+    equally likely: softness without any "which classes look alike"."""
+    temperature = require_temperature(temperature)
+    if not 0.0 < mean_entropy < math.log(classes):
+        raise ValueError(f"mean_entropy must be between 0 and log({classes}) = {math.log(classes):.3f} nats, "
+                         f"got {mean_entropy!r}")
+
+    def entropy_at(a: float) -> float:  # of softmax((a, 0, ..., 0) / T), which falls as a grows
+        return entropy(torch.softmax(torch.tensor([a / temperature] + [0.0] * (classes - 1)), dim=0)).item()
+
+    low, high = 0.0, 50.0 * temperature * math.log(classes)  # entropy_at(low) = log(classes) > target > entropy_at(high)
+    for _ in range(60):  # bisection
+        middle = (low + high) / 2
+        low, high = (middle, high) if entropy_at(middle) > mean_entropy else (low, middle)
+    return F.one_hot(labels, classes).float() * (low + high) / 2
+
+
 def shift_class_bias(model: torch.nn.Module, cls: int, amount: float) -> torch.nn.Module:
     """Add ``amount`` to the output bias of class ``cls`` (the model's last layer with a bias),
     in place: Hinton et al.'s fix for a class the student never saw."""

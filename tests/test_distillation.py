@@ -111,3 +111,45 @@ def test_bad_alpha(alpha):
     s, te, y = _setup()
     with pytest.raises(ValueError, match="alpha"):
         distillation_loss(s, te, y, 2.0, alpha)
+
+
+def test_swap_classes_makes_a_teacher_wrong_on_two_digits():
+    from lecture_utils.distillation import swap_classes
+
+    logits = torch.randn(50, 10, generator=torch.Generator().manual_seed(0))
+    swapped = swap_classes(logits, 3, 5)
+    assert torch.equal(swapped[:, 3], logits[:, 5]) and torch.equal(swapped[:, 5], logits[:, 3])
+    others = [c for c in range(10) if c not in (3, 5)]
+    assert torch.equal(swapped[:, others], logits[:, others])
+    with pytest.raises(ValueError, match="two different classes"):
+        swap_classes(logits, 3, 3)
+
+
+def test_shuffle_wrong_classes_keeps_the_label_and_the_softness():
+    from lecture_utils.distillation import shuffle_wrong_classes
+
+    g = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(200, 10, generator=g) * 3, torch.randint(0, 10, (200,), generator=g)
+    shuffled = shuffle_wrong_classes(logits, labels, seed=1)
+    rows = torch.arange(200)
+    assert torch.equal(shuffled[rows, labels], logits[rows, labels])  # the label's logit stays
+    assert torch.equal(shuffled.sort(dim=1).values, logits.sort(dim=1).values)  # a permutation of each row
+    p, q = softmax_with_temperature(logits, 4.0), softmax_with_temperature(shuffled, 4.0)
+    assert torch.allclose(entropy(p), entropy(q), atol=1e-5)  # equally soft
+    assert (shuffled != logits).any(dim=1).float().mean() > 0.95  # yet the wrong classes moved
+    assert torch.equal(shuffle_wrong_classes(logits, labels, seed=1), shuffled)  # seeded
+
+
+def test_label_smoothing_logits_match_the_entropy_asked_for():
+    from lecture_utils.distillation import label_smoothing_logits
+
+    labels = torch.tensor([0, 3, 9])
+    smooth = label_smoothing_logits(labels, 4.0, mean_entropy=0.9)
+    p = softmax_with_temperature(smooth, 4.0)
+    assert torch.allclose(entropy(p), torch.full((3,), 0.9), atol=1e-4)
+    assert torch.equal(p.argmax(dim=1), labels)
+    wrong = p.clone()
+    wrong[torch.arange(3), labels] = float("nan")
+    assert torch.allclose(wrong.nan_to_num(p[0, 1].item()), p[0, 1].expand(3, 10))  # every wrong class alike
+    with pytest.raises(ValueError, match="between 0 and log"):
+        label_smoothing_logits(labels, 4.0, mean_entropy=3.0)
