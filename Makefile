@@ -4,7 +4,7 @@ INSTALL := -e '.[test]'
 include lecture.mk
 .DEFAULT_GOAL := help
 
-.PHONY: sync lab test test-browser screenshots handouts checkpoints notebooks bench bench-write student grade grade-class help
+.PHONY: sync lab test test-browser screenshots handouts checkpoints notebooks bench bench-write student expected grade grade-class help
 
 help:
 	@echo "make lab          create .venv if needed, install, open JupyterLab on notebooks/"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench        notebook wall times and slider latencies against their budgets"
 	@echo "make bench-write  the same, and store the table in benchmarks/README.md"
 	@echo "make student      write the student version (solutions stubbed, outputs cleared) into build/student/"
+	@echo "make expected     store what the exercises' answers (tools/answers.py) give, for the checks to compare with"
 	@echo "make grade        grade the homework: MODEL=notebooks/homework/my_model.py WEIGHTS=notebooks/homework/my_weights.pt"
 	@echo "make grade-class  grade a class: DIR=submissions/ (a folder per student), GRADE_ARGS='--test-set private.pt'"
 
@@ -45,6 +46,11 @@ checkpoints: $(STAMP)
 
 student: $(STAMP)
 	$(PY) -m tools.student
+
+# The values the exercise checks compare with (lecture_utils/exercises/expected.pt), from the
+# teachers' answers in tools/answers.py: after changing an exercise or an answer.
+expected: $(STAMP)
+	$(PY) -m tools.answers
 
 
 # Every student folder in DIR (my_model.py, my_weights.pt), each in a child process with limits:

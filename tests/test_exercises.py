@@ -1,11 +1,14 @@
 """The exercise checks: every exercise in the registry is graded through its own catalogue.
 
-For each exercise: the reference passes; each catalogued mistake fails with exactly its own
-hint; a stub raising NotImplementedError gets the not-implemented hint; any other error gives
-one message (its type and text, no chained traceback). Beyond the catalogues: other right
-answers pass, some wrong answers no mistake describes get the generic hint, and no hint
-contains a line of a notebook's solution.
+For each exercise: its reference (in the teachers' ``tools/answers.py``) passes; each catalogued
+mistake's example fails with exactly its own hint; a stub raising NotImplementedError gets the
+not-implemented hint; any other error gives one message (its type and text, no chained
+traceback). The values the checks compare with (``expected.pt``) are what the answers give now,
+and the checks use no answer. Beyond the catalogues: other right answers pass, some wrong
+answers no mistake describes get the generic hint, and no hint contains a line of a notebook's
+solution.
 """
+import ast
 import inspect
 import re
 import string
@@ -21,10 +24,11 @@ import lecture_utils.exercises as exercises
 from lecture_utils import binarize, distillation_loss
 from lecture_utils.distillation import best_bias_shift
 from lecture_utils.exercises import EXERCISES, ExerciseError, check_homework_model
-from lecture_utils.exercises.harness import NOT_IMPLEMENTED
+from lecture_utils.exercises.harness import EXPECTED_FILE, NOT_IMPLEMENTED, load_expected
 from lecture_utils.fitnets import hidden_activations
 from lecture_utils.huffman import canonical_code
 from lecture_utils.quantization import pack_bits
+from tools.answers import ANSWERS, out_of_date
 
 SOURCES = Path(__file__).resolve().parent.parent / "sources"
 BY_NAME = {e.name: e for e in EXERCISES}
@@ -95,9 +99,75 @@ def test_each_check_grades_one_registered_exercise():
     assert all(any(e is r for r in EXERCISES) for e in graded)
 
 
+# ---- the answers and the stored values they give ----------------------------------------------------
+
+def test_every_exercise_has_its_answers_one_example_per_known_mistake():
+    assert set(ANSWERS) == set(BY_NAME) and len(BY_NAME) == len(EXERCISES)
+    for exercise in EXERCISES:
+        assert len(ANSWERS[exercise.name].examples) == len(exercise.catalogue), exercise.name
+
+
+def test_the_stored_values_are_up_to_date():
+    problems = out_of_date()
+    assert not problems, "expected.pt is out of date, run `make expected`:\n" + "\n".join(problems)
+
+
+def test_a_stale_stored_value_is_found():
+    """Each way of going out of date is reported: a right result, a mistake's result, a case, an exercise."""
+    def stored_with(change):
+        stored = {name: [{"want": c["want"], "mistakes": dict(c["mistakes"])} for c in cases]
+                  for name, cases in load_expected().items()}
+        change(stored)
+        return stored
+
+    def wrong_softmax(stored):
+        stored["softmax with temperature"][0]["want"] = stored["softmax with temperature"][0]["want"].flip(-1)
+
+    def wrong_mistake(stored):
+        stored["softmax with temperature"][0]["mistakes"][5] = torch.zeros(2, 3)
+
+    assert out_of_date(stored_with(lambda s: None)) == []
+    assert out_of_date(stored_with(wrong_softmax)) == ["softmax with temperature, case 0: the right answer's result differs"]
+    assert out_of_date(stored_with(wrong_mistake)) == ["softmax with temperature, case 0: mistake 5's result differs"]
+    assert out_of_date(stored_with(lambda s: s["pack bits"].pop())) == ["pack bits: 2 cases stored, 3 now"]
+    assert out_of_date(stored_with(lambda s: s.pop("binarize"))) == ["binarize: nothing stored"]
+    assert out_of_date(stored_with(lambda s: s["binarize"][0]["mistakes"].update({0: 1}))) == [
+        "binarize, case 0: other mistakes stored"]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.name)
+def test_a_stored_result_is_of_the_kind_the_answer_gives(exercise):
+    """A NamedTuple result (a gradient traced, a block described) comes back as one: ``result`` is set."""
+    case = exercise.cases()[0]
+    assert type(exercise.expected()[0]["want"]) is type(exercise.run(ANSWERS[exercise.name].reference, case))
+
+
+def test_the_stored_values_load_without_pickled_code():
+    assert EXPECTED_FILE.parent.name == "exercises" and EXPECTED_FILE.is_file()
+    torch.load(EXPECTED_FILE, weights_only=True)
+
+
+# Answers a check may still call, and why: not to compare with, but as the rule it measures by.
+MEASURED_BY = {("homework.py", "count_budget"): "the homework model is counted as the grader counts it"}
+
+
+def test_the_checks_use_no_answer():
+    """No exercise module defines or imports a function that is an answer (the library's included)."""
+    named = {a.reference.__name__ for a in ANSWERS.values()} - {"<lambda>"}
+    assert {"softmax_with_temperature", "kmeans_step", "count_budget"} <= named
+    for path in sorted(Path(exercises.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        imported = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+        used = {name for name in (defined | imported) & named if (path.name, name) not in MEASURED_BY}
+        assert not used, f"{path.name} uses the answers {used}"
+
+
+# ---- grading through each catalogue ------------------------------------------------------------------
+
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.name)
 def test_the_reference_passes(exercise, capsys):
-    exercise.check(exercise.reference)
+    exercise.check(ANSWERS[exercise.name].reference)
     out = capsys.readouterr().out
     assert out.count("✓") == 1 and out.startswith(f"✓ {exercise.name}: ") and "{" not in out
 
@@ -108,7 +178,7 @@ MISTAKES = [(e, i) for e in EXERCISES for i in range(len(e.catalogue))]
 @pytest.mark.parametrize("exercise,index", MISTAKES, ids=ids(MISTAKES))
 def test_each_known_mistake_gets_exactly_its_hint(exercise, index):
     mistake = exercise.catalogue[index]
-    error = failure(exercise, mistake.example)
+    error = failure(exercise, ANSWERS[exercise.name].examples[index])
     assert error.mistake is mistake, str(error)
     assert has_hint(error, mistake.hint), str(error)
     assert not any(name and "{" + name in str(error) for _, name, _, _ in string.Formatter().parse(mistake.hint)), \
@@ -244,7 +314,7 @@ def test_other_answers_with_a_known_mistake_get_its_hint(name, fn, hint):
 
 
 def test_the_homework_model_takes_another_budget():
-    small = BY_NAME["the homework model"].reference
+    small = ANSWERS["the homework model"].reference
     with pytest.raises(ExerciseError, match="over the budget of 100"):
         check_homework_model(small, budget=100)
     check_homework_model(small, budget=5000)

@@ -21,6 +21,7 @@ from tools.notebooks import NOTEBOOK_DIR
 HOMEWORK_DIR = NOTEBOOK_DIR / "homework"
 from lecture_utils.models import count_parameters
 from tools.notebooks import notebook_paths
+from tools.answers import ANSWERS
 from tools.student import BEGIN, END, strip_solutions, write_student_version
 
 REFERENCES = HOMEWORK_DIR / "reference_solutions.py"
@@ -155,21 +156,23 @@ def _hint_id(mistake) -> str:
     return re.sub(r"\W+", "-", re.sub(r"\{[^}]*\}", "", mistake.hint)).strip("-")[:40] if mistake else "valid"
 
 
-@pytest.mark.parametrize("mistake", PARAMETER_COUNT.catalogue, ids=_hint_id)
-def test_parameter_count_hints(mistake):
+@pytest.mark.parametrize("mistake,example", [*zip(PARAMETER_COUNT.catalogue, ANSWERS[PARAMETER_COUNT.name].examples)],
+                         ids=[_hint_id(m) for m in PARAMETER_COUNT.catalogue])
+def test_parameter_count_hints(mistake, example):
     with pytest.raises(ExerciseError) as info:
-        check_parameter_count(mistake.example)
+        check_parameter_count(example)
     assert info.value.mistake is mistake and max(re.split(r"\{[^}]*\}", mistake.hint), key=len) in str(info.value)
 
 
 # Each catalogued mistake gets its own hint; a network without ReLU is still a valid homework model.
-@pytest.mark.parametrize("mistake", [*HOMEWORK_MODEL.catalogue, None], ids=_hint_id)
-def test_homework_model_hints(mistake):
+@pytest.mark.parametrize("mistake,example", [*zip(HOMEWORK_MODEL.catalogue, ANSWERS[HOMEWORK_MODEL.name].examples),
+                                             (None, None)], ids=[_hint_id(m) for m in [*HOMEWORK_MODEL.catalogue, None]])
+def test_homework_model_hints(mistake, example):
     if mistake is None:
         check_homework_model(lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.Linear(6, 10)))
         return
     with pytest.raises(ExerciseError) as info:
-        check_homework_model(mistake.example)
+        check_homework_model(example)
     assert info.value.mistake is mistake and max(re.split(r"\{[^}]*\}", mistake.hint), key=len) in str(info.value)
 
 

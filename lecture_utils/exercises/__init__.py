@@ -1,10 +1,11 @@
 """Checks for the notebooks' exercises: ``from lecture_utils.exercises import check_...``.
 
-Each ``check_...`` runs the student's function on small fixed inputs, compares it with a
-reference, and either prints a line saying it is right or raises ``ExerciseError`` with one
-hint that says what is wrong. Every exercise is declared as data (its cases, reference,
-catalogue of known mistakes and hints) and graded by the one harness in ``harness.py``;
-the modules follow the lecture:
+Each ``check_...`` runs the student's function on small fixed inputs, compares the results with
+the right ones, and either prints a line saying it is right or raises ``ExerciseError`` with one
+hint that says what is wrong. Every exercise is declared as data (its cases, catalogue of known
+mistakes and hints) and graded by the one harness in ``harness.py``; the right results, and those
+of the known mistakes, are stored in ``expected.pt`` (the answers that give them stay with the
+teachers, in ``tools/answers.py``). The modules follow the lecture:
 
 * ``distillation``: notebooks 01-04 (softmax with temperature ... hidden activations);
 * ``quantization``: notebooks 05-07 (quantization, clustering, Huffman, binary weights);
@@ -26,7 +27,7 @@ from .homework import check_homework_model, check_parameter_count
 from .quantization import (check_binarize, check_huffman_decode, check_kmeans_step, check_pack_bits,
                            check_quantize_uniform, check_straight_through)
 
-# Every exercise, in the lecture's order: the tests grade each one's reference, catalogue and errors.
+# Every exercise, in the lecture's order: the tests grade each one's answers, catalogue and errors.
 EXERCISES = (*distillation.EXERCISES, *quantization.EXERCISES, *architecture.EXERCISES, *dynamic.EXERCISES,
              *combining.EXERCISES, *homework.EXERCISES)
 

@@ -6,7 +6,6 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..architecture import DepthwiseSeparableConv2d, conv_parameter_counts, low_rank_parameter_counts
 from ..models import count_parameters
 from .harness import Case, Exercise, Mistake, as_list, close, not_a_pair, tensor_like
 
@@ -21,16 +20,14 @@ def _sizes(names: str, sizes) -> list[Case]:
 CONV_PARAMETER_FORMULA = Exercise(
     name="convolution parameters",
     cases=lambda: _sizes("I O k", [(2, 4, 3), (256, 256, 3), (3, 64, 5), (16, 8, 1)]),
-    reference=lambda i, o, k: (conv_parameter_counts(i, o, k).normal, conv_parameter_counts(i, o, k).separable),
     hint="expected (normal, separable) = {want}, got {got}.",
     passed="right for 4 layers, including the lecture's 72 and 26.",
     run=lambda fn, case: as_list(fn(*case.args)),
-    form=(Mistake("return a pair (normal, separable).", lambda i, o, k: k * k * i * o, not_a_pair),),
+    form=(Mistake("return a pair (normal, separable).", not_a_pair),),
     mistakes=(
         Mistake("the normal count is off: each of the O filters is k x k and sees every input channel.",
-                lambda i, o, k: (k * k * o, k * k * i + i * o), lambda got, want, case: got[0] != want[0]),
-        Mistake("the depthwise part has one k x k filter per input channel, not per output channel.",
-                lambda i, o, k: (k * k * i * o, k * k * o + i * o)),
+                lambda got, want, case: got[0] != want[0]),
+        Mistake("the depthwise part has one k x k filter per input channel, not per output channel."),
     ),
 )
 
@@ -62,30 +59,24 @@ def _describe_block(fn, case):
 
 SEPARABLE_BLOCK = Exercise(
     name="depthwise separable block",
-    cases=lambda: [Case((8, 16, 3), "I=8, O=16, k=3")], reference=DepthwiseSeparableConv2d,
+    cases=lambda: [Case((8, 16, 3), "I=8, O=16, k=3")],
     hint="expected {want}, got {got}.",
     passed="{want.parameters} parameters, groups={want.groups}, then a 1 x 1 convolution.",
-    run=_describe_block,
+    run=_describe_block, result=Block,
     form=(
         Mistake("return an nn.Module (an nn.Sequential of two nn.Conv2d), not {type}.",
-                lambda i, o, k: [nn.Conv2d(i, i, k, groups=i), nn.Conv2d(i, o, 1)],
                 lambda got, want, case: not isinstance(got, Block)),
         Mistake("expected two convolutions (depthwise, then pointwise), found {got.convolutions}.",
-                lambda i, o, k: nn.Conv2d(i, o, k, bias=False), lambda got, want, case: got.convolutions != 2),
+                lambda got, want, case: got.convolutions != 2),
     ),
     mistakes=(
         Mistake("the first convolution has groups={got.groups}: in a depthwise convolution each filter sees one "
                 "input channel only (see the groups argument of nn.Conv2d).",
-                lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, bias=False), nn.Conv2d(i, o, 1, bias=False)),
                 lambda got, want, case: got.groups != want.groups),
         Mistake("the second convolution must be 1 x 1, from I to O channels; its (kernel size, channels) "
-                "are {got.second}.",
-                lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, groups=i, bias=False), nn.Conv2d(i, o, 3, bias=False)),
-                lambda got, want, case: got.second != want.second),
+                "are {got.second}.", lambda got, want, case: got.second != want.second),
         Mistake("{got.parameters} parameters, expected {want.parameters}: no biases, and nothing but the two "
-                "convolutions.",
-                lambda i, o, k: DepthwiseSeparableConv2d(i, o, k, bias=True),
-                lambda got, want, case: got.parameters != want.parameters),
+                "convolutions.", lambda got, want, case: got.parameters != want.parameters),
     ),
 )
 
@@ -101,16 +92,13 @@ def check_separable_block(fn) -> None:
 LOW_RANK_PARAMETERS = Exercise(
     name="low-rank parameters",
     cases=lambda: _sizes("N M K", [(1000, 1000, 20), (1000, 1000, 50), (784, 300, 10)]),
-    reference=low_rank_parameter_counts,
     hint="expected (full, factorized) = {want}, got {got}.",
     passed="(N*M, K*(N+M)), e.g. 1,000,000 against 40,000 for the lecture's K = 20.",
     run=lambda fn, case: as_list(fn(*case.args)),
-    form=(Mistake("return a pair (full, factorized).", lambda n, m, k: k * (n + m), not_a_pair),),
+    form=(Mistake("return a pair (full, factorized).", not_a_pair),),
     mistakes=(
-        Mistake("K*N*M is more than the full layer: the factorized layer is two smaller layers, N to K and K to M.",
-                lambda n, m, k: (n * m, k * n * m)),
-        Mistake("count no biases: the exercise compares weights only.",
-                lambda n, m, k: (n * m + m, k * (n + m) + k + m)),
+        Mistake("K*N*M is more than the full layer: the factorized layer is two smaller layers, N to K and K to M."),
+        Mistake("count no biases: the exercise compares weights only."),
     ),
 )
 
@@ -118,12 +106,6 @@ LOW_RANK_PARAMETERS = Exercise(
 def check_low_rank_parameters(fn) -> None:
     """Exercise (notebook 09): ``fn(N, M, K)`` returns ``(full, factorized)`` parameter counts without biases."""
     LOW_RANK_PARAMETERS.check(fn)
-
-
-def truncated_svd(w: torch.Tensor, k: int):
-    """The best rank-K approximation (Eckart-Young): W ~ U_K S_K V_K^T, as A = S_K V_K^T (K x N), B = U_K (M x K)."""
-    u, s, vh = torch.linalg.svd(w, full_matrices=False)
-    return s[:k, None] * vh[:k], u[:, :k]
 
 
 def _svd_cases():
@@ -142,20 +124,17 @@ def _same_product(got, want) -> bool:
 
 
 TRUNCATED_SVD = Exercise(
-    name="truncated SVD", cases=_svd_cases, reference=truncated_svd,
+    name="truncated SVD", cases=_svd_cases,
     hint="the error ||W - BA|| is larger than the best possible, {best:.4f} (Eckart-Young): keep the K largest "
          "singular values and their vectors.",
     passed="B @ A is the best rank-K approximation at K = 1, 3 and 9.",
     same=_same_product,
     form=(
-        Mistake("return a pair (A, B): A is K x N (the first layer), B is M x K (the second).",
-                lambda w, k: truncated_svd(w, k)[0], not_a_pair),
-        Mistake("A must be K x N ({k} x 9) and B M x K (12 x {k}).", lambda w, k: truncated_svd(w, k)[::-1],
-                _wrong_shapes),
+        Mistake("return a pair (A, B): A is K x N (the first layer), B is M x K (the second).", not_a_pair),
+        Mistake("A must be K x N ({k} x 9) and B M x K (12 x {k}).", _wrong_shapes),
     ),
     mistakes=(
-        Mistake("B A lacks the singular values: keep them in one of the two factors.",
-                lambda w, k: (torch.linalg.svd(w)[2][:k], torch.linalg.svd(w)[0][:, :k])),
+        Mistake("B A lacks the singular values: keep them in one of the two factors."),
     ),
 )
 

@@ -3,14 +3,9 @@ ensembles, logit matching and hidden activations."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from ..data import drop_digit
-from ..distillation import best_bias_shift, distillation_loss, logit_matching_loss, softmax_with_temperature
-from ..ensembles import average_state_dicts
-from ..fitnets import hidden_activations
 from ..models import MLP
-from .harness import (Case, Exercise, Mistake, Traced, call_with_copies, close, not_a_pair, not_one_number, tensor_form,
+from .harness import (TENSOR_FORM, Case, Exercise, Mistake, Traced, call_with_copies, close, not_a_pair, not_one_number,
                       tensor_like, with_gradient)
 
 # ---- notebook 01 · softmax with temperature: p_i = exp(y_i / T) / sum_j exp(y_j / T) ----------------
@@ -37,28 +32,20 @@ def _columns_sum_to_one(got, want, case) -> bool:
     return _rows_do_not_sum_to_one(got, want, case) and torch.allclose(sums, torch.ones_like(sums), atol=1e-6)
 
 
-def _naive_softmax(logits, t):
-    e = torch.exp(logits / t)
-    return e / e.sum(-1, keepdim=True)
-
-
 SOFTMAX_WITH_TEMPERATURE = Exercise(
-    name="softmax with temperature", cases=_softmax_cases, reference=softmax_with_temperature,
+    name="softmax with temperature", cases=_softmax_cases,
     hint="expected {want}, got {got}.",
     passed="correct on 5 cases, including the lecture's logits (100, 10, 1) and logits of 1e4.",
     same=close(atol=1e-6, rtol=0),
-    form=tensor_form(lambda z, t: (z / t).tolist(), lambda z, t: torch.softmax(z / t, -1).flatten()[:1]),
+    form=TENSOR_FORM,
     mistakes=(
         Mistake("exp() overflowed (in float32 exp(89) is already inf). Adding the same number to every logit "
                 "does not change a softmax: shift the scaled logits so that the largest is 0 before exp().",
-                _naive_softmax, _overflows),
-        Mistake("each row must sum to 1: normalise over the last dimension (dim=-1), not dim=0.",
-                lambda z, t: torch.softmax(z / t, 0), _columns_sum_to_one),
-        Mistake("the probabilities do not sum to 1: normalise by the sum over the classes.",
-                lambda z, t: torch.exp(z / t), _rows_do_not_sum_to_one),
-        Mistake("you get softmax(logits * T): divide the logits by T, do not multiply.",
-                lambda z, t: torch.softmax(z * t, -1)),
-        Mistake("you get the plain softmax: the temperature is not used.", lambda z, t: torch.softmax(z, -1)),
+                _overflows),
+        Mistake("each row must sum to 1: normalise over the last dimension (dim=-1), not dim=0.", _columns_sum_to_one),
+        Mistake("the probabilities do not sum to 1: normalise by the sum over the classes.", _rows_do_not_sum_to_one),
+        Mistake("you get softmax(logits * T): divide the logits by T, do not multiply."),
+        Mistake("you get the plain softmax: the temperature is not used."),
     ),
 )
 
@@ -86,29 +73,22 @@ def _gradients_close(got: Traced, want: Traced) -> bool:
 
 
 DISTILLATION_LOSS = Exercise(
-    name="distillation loss", cases=_distillation_cases, reference=distillation_loss,
+    name="distillation loss", cases=_distillation_cases,
     hint="the gradient with respect to the student's logits differs from the reference's: compare your code "
          "with the loss's formula, term by term.",
     passed="its gradient matches the reference at 4 settings of T and alpha.",
-    run=with_gradient, same=_gradients_close,
+    run=with_gradient, same=_gradients_close, result=Traced,
     form=(
         Mistake("the loss must be a single number (a 0-dim tensor), averaged over the batch.",
-                lambda s, te, y, t, a: distillation_loss(s, te, y, t, a).item(),
                 lambda got, want, case: not_one_number(got.value, want, case)),
         Mistake("the loss does not depend on the student's logits (did you detach them or use .item()?).",
-                lambda s, te, y, t, a: distillation_loss(s.detach(), te, y, t, a),
                 lambda got, want, case: got.gradient is None),
     ),
     mistakes=(
-        Mistake("the soft term is not multiplied by T²: its gradient shrinks like 1/T², so it needs that factor.",
-                lambda s, te, y, t, a: distillation_loss(s, te, y, t, a, scale_by_t2=False)),
-        Mistake("alpha and 1 - alpha are swapped: alpha weighs the soft targets, 1 - alpha the labels.",
-                lambda s, te, y, t, a: distillation_loss(s, te, y, t, 1 - a)),
-        Mistake("the losses are summed over the batch: average them instead.",
-                lambda s, te, y, t, a: len(s) * distillation_loss(s, te, y, t, a)),
-        Mistake("both the teacher's and the student's logits must be divided by T before the softmax.",
-                lambda s, te, y, t, a: a * t**2 * F.kl_div(F.log_softmax(s, -1), F.softmax(te / t, -1),
-                                                          reduction="batchmean") + (1 - a) * F.cross_entropy(s, y)),
+        Mistake("the soft term is not multiplied by T²: its gradient shrinks like 1/T², so it needs that factor."),
+        Mistake("alpha and 1 - alpha are swapped: alpha weighs the soft targets, 1 - alpha the labels."),
+        Mistake("the losses are summed over the batch: average them instead."),
+        Mistake("both the teacher's and the student's logits must be divided by T before the softmax."),
     ),
 )
 
@@ -133,23 +113,20 @@ def _pair_of_tensors(got, want) -> bool:
 
 
 DROP_DIGIT = Exercise(
-    name="drop a digit", cases=_drop_digit_cases, reference=drop_digit, same=_pair_of_tensors,
+    name="drop a digit", cases=_drop_digit_cases, same=_pair_of_tensors,
     hint="expected labels {want[1]}, got {got[1]} (keep the order).",
     passed="correct for digits 7, 1 and 5 (5 is absent: nothing removed).",
     form=(
-        Mistake("return a pair (images, labels).", lambda x, y, d: y[y != d], not_a_pair),
-        Mistake("return tensors, not lists.", lambda x, y, d: (x[y != d].tolist(), y[y != d].tolist()),
-                lambda got, want, case: not all(isinstance(v, torch.Tensor) for v in got)),
+        Mistake("return a pair (images, labels).", not_a_pair),
+        Mistake("return tensors, not lists.", lambda got, want, case: not all(isinstance(v, torch.Tensor) for v in got)),
     ),
     mistakes=(
         Mistake("the labels still contain {digit}: keep only the examples of the other digits.",
-                lambda x, y, d: (x, y), lambda got, want, case: bool((got[1] == case.args[2]).any())),
+                lambda got, want, case: bool((got[1] == case.args[2]).any())),
         Mistake("there are not as many images as labels: keep the images of the labels you keep.",
-                lambda x, y, d: (x, y[y != d]), lambda got, want, case: len(got[0]) != len(got[1])),
+                lambda got, want, case: len(got[0]) != len(got[1])),
         Mistake("the labels are right but the images are not the ones that go with them: select both with "
-                "the same rule.",
-                lambda x, y, d: (x[: int((y != d).sum())], y[y != d]),
-                lambda got, want, case: torch.equal(got[1], want[1])),
+                "the same rule.", lambda got, want, case: torch.equal(got[1], want[1])),
     ),
 )
 
@@ -166,7 +143,7 @@ def _shift_cases():
 
 
 def _the_shift(fn, case):
-    """The student may return (shift, accuracies) as ``best_bias_shift`` does: grade the shift."""
+    """The student may return (shift, accuracies) as ``distillation.best_bias_shift`` does: grade the shift."""
     got = call_with_copies(fn, case)
     return got[0] if isinstance(got, tuple) else got
 
@@ -180,15 +157,15 @@ def _not_a_number(got, want, case) -> bool:
 
 
 BEST_BIAS_SHIFT = Exercise(
-    name="choose the bias shift", cases=_shift_cases, reference=best_bias_shift,
+    name="choose the bias shift", cases=_shift_cases,
     hint="expected one of the shifts {shifts}, got {got}.",
     passed="picks {want}, the shift with the highest validation accuracy.",
     run=_the_shift, same=lambda got, want: float(got) == want,
-    form=(Mistake("return the shift (a number), not {type}.", lambda z, y, c, s: f"{s[1]}x", _not_a_number),),
+    form=(Mistake("return the shift (a number), not {type}.", _not_a_number),),
     mistakes=(
         Mistake("shift {got} is one of the shifts, but not the one with the highest accuracy: measure the "
                 "accuracy each shift gives and keep the best (the first one on ties).",
-                lambda z, y, c, s: s[0], lambda got, want, case: float(got) in case.args[3]),
+                lambda got, want, case: float(got) in case.args[3]),
     ),
 )
 
@@ -207,17 +184,14 @@ def _ensemble_cases():
 
 
 ENSEMBLE_PROBABILITIES = Exercise(
-    name="ensemble by averaging",
-    cases=_ensemble_cases, reference=lambda logits: torch.stack([torch.softmax(z, 1) for z in logits]).mean(0),
+    name="ensemble by averaging", cases=_ensemble_cases,
     hint="expected {want[0]} for the first image, got {got[0]}.",
     passed="the mean of the members' probabilities.",
     same=close(atol=1e-6, rtol=0),
-    form=tensor_form(lambda zs: [torch.softmax(z, 1) for z in zs], lambda zs: torch.softmax(zs[0], 1)[0]),
+    form=TENSOR_FORM,
     mistakes=(
-        Mistake("you averaged the logits, then took the softmax: average the members' probabilities instead.",
-                lambda zs: torch.softmax(torch.stack(zs).mean(0), 1)),
-        Mistake("you summed the probabilities: the result must be a mean (each row sums to 1).",
-                lambda zs: torch.stack([torch.softmax(z, 1) for z in zs]).sum(0)),
+        Mistake("you averaged the logits, then took the softmax: average the members' probabilities instead."),
+        Mistake("you summed the probabilities: the result must be a mean (each row sums to 1)."),
     ),
 )
 
@@ -238,21 +212,18 @@ def _entrywise(same):
 
 
 AVERAGE_STATE_DICTS = Exercise(
-    name="average parameters", cases=_state_dict_cases, reference=average_state_dicts,
+    name="average parameters", cases=_state_dict_cases,
     hint="each entry should be the element-wise mean of the 4 tensors.",
     passed="the element-wise mean of 4 state dicts.",
     same=_entrywise(close(atol=1e-6, rtol=0)),
     form=(
         Mistake("return a dict with the same keys as each state dict ('w' and 'b' here).",
-                lambda sds: [sd["w"] for sd in sds],
                 lambda got, want, case: not isinstance(got, dict) or set(got) != set(want)),
         Mistake("each value must be a tensor shaped like the ones averaged.",
-                lambda sds: {k: sds[0][k].tolist() for k in sds[0]},
                 lambda got, want, case: not all(map(tensor_like, got.values(), want.values()))),
     ),
     mistakes=(
-        Mistake("you summed the tensors: the result must be their mean.",
-                lambda sds: {k: sum(sd[k] for sd in sds) for k in sds[0]}),
+        Mistake("you summed the tensors: the result must be their mean."),
     ),
 )
 
@@ -270,19 +241,16 @@ def _logit_cases():
 
 
 LOGIT_MATCHING_LOSS = Exercise(
-    name="logit matching", cases=_logit_cases, reference=logit_matching_loss,
+    name="logit matching", cases=_logit_cases,
     hint="expected {want}, got {got}.",
     passed="the squared distance between zero-meaned logits.",
     same=close(atol=0, rtol=1e-5),
-    form=(Mistake("return a single number (a 0-dim tensor).", lambda z, v: ((z - v) ** 2).sum(1), not_one_number),),
+    form=(Mistake("return a single number (a 0-dim tensor).", not_one_number),),
     mistakes=(
         Mistake("subtract each example's mean logit first: adding a constant to all logits changes nothing after a "
-                "softmax, so the student should not be asked to match it.",
-                lambda z, v: 0.5 * ((z - v) ** 2).sum(1).mean()),
-        Mistake("the loss is twice too large: mind the 1/2 in front (its gradient is then z - v).",
-                lambda z, v: 2 * logit_matching_loss(z, v)),
-        Mistake("sum the squares over the classes, then average over the batch (F.mse_loss averages over both).",
-                lambda z, v: logit_matching_loss(z, v) / 10),
+                "softmax, so the student should not be asked to match it."),
+        Mistake("the loss is twice too large: mind the 1/2 in front (its gradient is then z - v)."),
+        Mistake("sum the squares over the classes, then average over the batch (F.mse_loss averages over both)."),
     ),
 )
 
@@ -300,38 +268,27 @@ def _mlp_cases():
     return [Case((mlp, images), "", {"layers": 3})]
 
 
-def _before_relu(mlp, images):
-    linear = [m for m in mlp if isinstance(m, torch.nn.Linear)]
-    out, hidden = mlp[0](images), []
-    for layer in linear:
-        hidden.append(layer(out))
-        out = torch.relu(hidden[-1])
-    return hidden.pop(), hidden
-
-
 def _same_activations(got, want) -> bool:
     same = close(atol=1e-6, rtol=0)
     return same(got[0], want[0]) and all(map(same, got[1], want[1]))
 
 
 HIDDEN_ACTIVATIONS = Exercise(
-    name="hidden activations", cases=_mlp_cases, reference=hidden_activations, same=_same_activations,
+    name="hidden activations", cases=_mlp_cases, same=_same_activations,
     hint="the hidden outputs differ from the reference's.",
     passed="logits and all 3 hidden layers match.",
     form=(
-        Mistake("return a pair (logits, list of hidden outputs).", lambda m, x: m(x),
+        Mistake("return a pair (logits, list of hidden outputs).",
                 lambda got, want, case: not_a_pair(got, want, case) or not isinstance(got[1], (list, tuple))),
         Mistake("this MLP has {layers} hidden layers: return one output per ReLU, not one per Linear.",
-                lambda m, x: (m(x), []), lambda got, want, case: len(got[1]) != len(want[1])),
+                lambda got, want, case: len(got[1]) != len(want[1])),
         Mistake("each hidden output must be a tensor shaped like that layer's output.",
-                lambda m, x: (m(x), [h.tolist() for h in hidden_activations(m, x)[1]]),
                 lambda got, want, case: not all(map(tensor_like, got[1], want[1]))),
     ),
     mistakes=(
         Mistake("some hidden outputs are negative: take each layer's output after its ReLU, not after the Linear.",
-                _before_relu, lambda got, want, case: any(bool((h < 0).any()) for h in got[1])),
+                lambda got, want, case: any(bool((h < 0).any()) for h in got[1])),
         Mistake("the hidden layers are right but the logits differ: run every layer, and return the last output.",
-                lambda m, x: (torch.zeros(3, 10), hidden_activations(m, x)[1]),
                 lambda got, want, case: _same_activations((want[0], got[1]), want)),
     ),
 )

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from ..dynamic import sum_of_exit_losses
 from .harness import Case, Exercise, Mistake, as_list, close, not_one_number
 
 # ---- notebook 10 · training an early-exit network: the loss is sum over exits e of CE(exit e, labels) ---
@@ -15,17 +13,14 @@ def _exit_loss_cases():
 
 
 SUM_OF_EXIT_LOSSES = Exercise(
-    name="sum of exit losses", cases=_exit_loss_cases, reference=sum_of_exit_losses,
+    name="sum of exit losses", cases=_exit_loss_cases,
     hint="expected {want}, got {got}: the cross-entropy of each exit against the labels, summed.",
     passed="every exit's cross-entropy, summed.",
     same=close(atol=1e-6, rtol=1e-5),
-    form=(Mistake("return one number (a 0-dim tensor).",
-                  lambda outputs, y: torch.stack([F.cross_entropy(z, y) for z in outputs]), not_one_number),),
+    form=(Mistake("return one number (a 0-dim tensor).", not_one_number),),
     mistakes=(
-        Mistake("you averaged the exits' losses: the lecture sums them (the scale matters for the learning rate).",
-                lambda outputs, y: sum_of_exit_losses(outputs, y) / len(outputs)),
-        Mistake("only the last exit's loss: every exit must be trained, so each one's loss counts.",
-                lambda outputs, y: F.cross_entropy(outputs[-1], y)),
+        Mistake("you averaged the exits' losses: the lecture sums them (the scale matters for the learning rate)."),
+        Mistake("only the last exit's loss: every exit must be trained, so each one's loss counts."),
     ),
 )
 
@@ -36,12 +31,6 @@ def check_sum_of_exit_losses(fn) -> None:
 
 
 # ---- notebook 10 · at inference: the first exit confident enough answers, else the last exit --------
-
-def first_confident_exit(confidences: torch.Tensor, threshold: float) -> list:
-    """For each image (column), the first exit (row) with confidence >= threshold; the last exit if none."""
-    last = len(confidences) - 1
-    return [next((e for e, c in enumerate(column) if c >= threshold), last) for column in confidences.T.tolist()]
-
 
 def _exit_cases():
     confidences = torch.tensor([[0.95, 0.40, 0.60, 0.20],
@@ -58,15 +47,13 @@ def _undecided_not_last(got, want, case) -> bool:
 
 
 FIRST_CONFIDENT_EXIT = Exercise(
-    name="first confident exit", cases=_exit_cases, reference=first_confident_exit,
+    name="first confident exit", cases=_exit_cases,
     hint="expected exits {want}, got {got}.",
     passed="the first exit past the threshold, the last one otherwise.",
     run=lambda fn, case: as_list(fn(case.args[0].clone(), case.args[1])),
     mistakes=(
-        Mistake("you took the most confident exit; the network stops at the *first* one that is confident enough.",
-                lambda c, t: c.argmax(0)),
-        Mistake("when no exit is confident enough, the image goes to the last exit.",
-                lambda c, t: (c >= t).long().argmax(0), _undecided_not_last),
+        Mistake("you took the most confident exit; the network stops at the *first* one that is confident enough."),
+        Mistake("when no exit is confident enough, the image goes to the last exit.", _undecided_not_last),
     ),
 )
 

@@ -1,29 +1,37 @@
 """The one harness behind every ``check_...``: an exercise is data, the harness grades it.
 
-An :class:`Exercise` declares its fixed cases, a reference answer, the form a result must have,
-a catalogue of known mistakes (each a wrong answer and the hint it deserves), how results are
-compared, and a hint for any other wrong answer. ``exercise.check(fn)`` runs the student's ``fn``
-on every case and prints one ✓ line, or raises :class:`ExerciseError` with one message:
+An :class:`Exercise` declares its fixed cases, the form a result must have, a catalogue of known
+mistakes (each with the hint it deserves), how results are compared, and a hint for any other
+wrong answer. What a right answer gives on each case, and what each known mistake gives, is not
+computed here: it is stored in ``expected.pt`` beside this file (written by the teachers' tools from
+their reference answers, which are not part of this package), so that no solution can be read
+here. ``exercise.check(fn)`` runs the student's ``fn`` on every case and prints one ✓ line, or
+raises :class:`ExerciseError` with one message:
 
 * ``fn`` still raises NotImplementedError: "replace it with your code";
 * ``fn`` raises another error: that error's type and message (no chained traceback);
 * the result has the wrong form, or makes a catalogued mistake: that mistake's hint;
 * the result is wrong in some other way: the exercise's generic hint.
 
-Hints are templates, filled in with ``{got}`` and ``{want}`` (the student's and the reference's
-results, shortened), ``{type}`` (the type of the student's result), ``{got_shape}``,
+Hints are templates, filled in with ``{got}`` and ``{want}`` (the student's result and the stored
+right one, shortened), ``{type}`` (the type of the student's result), ``{got_shape}``,
 ``{want_shape}`` and the case's ``info``. A hint says what is wrong and where to look; it never
 contains the answer.
 """
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import torch
 
 NOT_IMPLEMENTED = "the function still raises NotImplementedError: replace it with your code."
+# What each exercise's right answer and known mistakes give on its cases; remade by `make expected`.
+EXPECTED_FILE = Path(__file__).with_name("expected.pt")
+REMAKE = "the stored expected values do not fit the exercises: remake them with `make expected`."
 
 
 class ExerciseError(AssertionError):
@@ -50,21 +58,20 @@ class Case:
 
 @dataclass(frozen=True)
 class Mistake:
-    """A known wrong answer: ``hint`` says what is wrong without giving the answer; ``example``
-    is a function that makes the mistake (the tests run it). The mistake is recognised by
-    ``spot(got, want, case)`` if given, else when the student's result equals the example's."""
+    """A known wrong answer: ``hint`` says what is wrong without giving the answer. The mistake is
+    recognised by ``spot(got, want, case)`` if given, else when the student's result is the one a
+    function making this mistake gives on the case (stored in ``expected.pt``)."""
 
     hint: str
-    example: Callable
     spot: Callable[[Any, Any, Case], bool] | None = None
 
-    def made_by(self, got, want, case: Case, exercise: "Exercise") -> bool:
-        """Whether the result ``got`` makes this mistake: ``spot`` says so, or ``got`` equals what
-        ``example`` gives on this case (compared as the exercise compares). A result too odd to test is not."""
+    def made_by(self, got, want, case: Case, same: Callable[[Any, Any], bool], mistaken=None) -> bool:
+        """Whether the result ``got`` makes this mistake: ``spot`` says so, or ``got`` is the same
+        (by ``same``) as ``mistaken``, the mistake's stored result. A result too odd to test is not."""
         try:
             if self.spot is not None:
                 return bool(self.spot(got, want, case))
-            return bool((case.same or exercise.same)(got, exercise.run(self.example, case)))
+            return mistaken is not None and bool(same(got, mistaken))
         except Exception:  # a result too odd for this test is not this mistake
             return False
 
@@ -93,41 +100,57 @@ def close(atol: float = 1e-6, rtol: float = 1e-5) -> Callable[[Any, Any], bool]:
 class Exercise:
     """An exercise as data; ``check(fn)`` grades a student's ``fn`` against it.
 
-    ``cases`` builds the fixed inputs; ``reference`` is a right answer, called like the student's
-    function; ``run(fn, case)`` gives what is compared (default: ``fn(*case.args)``); ``form``
-    lists the mistakes checked on every result before comparing (a list instead of a tensor,
-    say), ``mistakes`` those looked for once a result is wrong, first match first; ``same``
-    compares a result with the reference's; ``hint`` is said when no known mistake matches;
-    ``passed`` is said when every case is right.
+    ``cases`` builds the fixed inputs; ``run(fn, case)`` gives what is compared (default:
+    ``fn(*case.args)``); ``form`` lists the mistakes checked on every result before comparing (a
+    list instead of a tensor, say), ``mistakes`` those looked for once a result is wrong, first
+    match first; ``same`` compares a result with the right one; ``hint`` is said when no known
+    mistake matches; ``passed`` is said when every case is right. ``result`` is the NamedTuple that
+    ``run`` returns, if it returns one (it is stored as a plain tuple).
     """
 
     name: str
     cases: Callable[[], Sequence[Case]]
-    reference: Callable
     hint: str
     passed: str
     form: tuple[Mistake, ...] = ()
     mistakes: tuple[Mistake, ...] = ()
     same: Callable[[Any, Any], bool] = equal
     run: Callable[[Callable, Case], Any] = call_with_copies
+    result: type | None = None
 
     @property
     def catalogue(self) -> tuple[Mistake, ...]:
         """Every known mistake, form first."""
         return self.form + self.mistakes
 
+    def expected(self, stored: list[dict] | None = None) -> list[dict]:
+        """For each case, its stored results (``stored``, default this exercise's in ``expected.pt``):
+        ``want``, a right answer's, and ``mistakes``, catalogue index -> what that mistake gives (for
+        the mistakes without a ``spot``)."""
+        def restore(value):
+            return value if self.result is None else self.result(*value)
+
+        stored = load_expected().get(self.name) if stored is None else stored
+        if stored is None:
+            raise RuntimeError(f"{self.name}: {REMAKE}")
+        return [{"want": restore(s["want"]), "mistakes": {i: restore(v) for i, v in s["mistakes"].items()}}
+                for s in stored]
+
     def check(self, fn) -> None:
         """Grade ``fn``: print a ✓ line, or raise ExerciseError with one hint."""
+        cases, expected = self.cases(), self.expected()
+        if len(cases) != len(expected):
+            raise RuntimeError(f"{self.name}: {REMAKE}")
         fields: dict = {}
-        for case in self.cases():
+        for case, stored in zip(cases, expected):
             got = self._observe(fn, case)
-            want = self.run(self.reference, case)
+            want, same = stored["want"], case.same or self.same
             fields = _fields(got, want, case)
-            mistake = next((m for m in self.form if m.made_by(got, want, case, self)), None)
-            if mistake is None and _holds(case.same or self.same, got, want):
-                continue
-            if mistake is None:
-                mistake = next((m for m in self.mistakes if m.made_by(got, want, case, self)), None)
+            index = next((i for i, m in enumerate(self.catalogue)  # the first known mistake it makes, form first
+                          if m.made_by(got, want, case, same, stored["mistakes"].get(i))), None)
+            if (index is None or index >= len(self.form)) and _holds(same, got, want):
+                continue  # right, in the right form
+            mistake = None if index is None else self.catalogue[index]
             hint = _fill(self.hint if mistake is None else mistake.hint, fields)
             raise self._error(case, hint, mistake) from None
         print(f"✓ {self.name}: {_fill(self.passed, fields)}")
@@ -143,6 +166,14 @@ class Exercise:
     def _error(self, case: Case, text: str, mistake: Mistake | None = None) -> ExerciseError:
         where = f"{case.label}: " if case.label else ""
         return ExerciseError(f"{self.name}: not yet. {where}{text}", self, mistake)
+
+
+@functools.cache
+def load_expected(path: Path = EXPECTED_FILE) -> dict:
+    """The stored results, by exercise name: for each case ``{"want": ..., "mistakes": {index: ...}}``."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} is missing: {REMAKE}")
+    return torch.load(path, weights_only=True)
 
 
 # ---- pieces several exercises share ------------------------------------------------------------
@@ -181,7 +212,7 @@ def not_one_number(got, want, case) -> bool:
 
 
 def not_shaped_like_want(got, want, case) -> bool:
-    """A ``spot``: the result's shape differs from the reference's (checked after ``not_a_tensor``)."""
+    """A ``spot``: the result's shape differs from the right one's (checked after ``not_a_tensor``)."""
     return tuple(got.shape) != tuple(want.shape)
 
 
@@ -190,11 +221,9 @@ def not_a_pair(got, want, case) -> bool:
     return not (isinstance(got, (tuple, list)) and len(got) == 2)
 
 
-def tensor_form(not_tensor_example: Callable, wrong_shape_example: Callable) -> tuple[Mistake, Mistake]:
-    """The two form mistakes of an answer that must be a tensor shaped like the reference's."""
-    return (Mistake("return a torch.Tensor, not {type}.", not_tensor_example, not_a_tensor),
-            Mistake("the result has shape {got_shape}; expected {want_shape}.", wrong_shape_example,
-                    not_shaped_like_want))
+# The two form mistakes of an answer that must be a tensor shaped like the right one.
+TENSOR_FORM = (Mistake("return a torch.Tensor, not {type}.", not_a_tensor),
+               Mistake("the result has shape {got_shape}; expected {want_shape}.", not_shaped_like_want))
 
 
 def as_list(value):

@@ -2,13 +2,10 @@
 decoding, binary weights and the straight-through estimator."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from ..binary import binarize
-from ..huffman import huffman_decode
-from ..quantization import pack_bits, quantization_params, quantize_uniform
-from .harness import Case, Exercise, Mistake, close, not_a_pair, tensor_form, tensor_like, with_gradient
+from ..quantization import quantization_params
+from .harness import TENSOR_FORM, Case, Exercise, Mistake, Traced, close, not_a_pair, tensor_like, with_gradient
 
 # ---- notebook 05 · uniform quantization: w' = (clamp(round(w / scale) + zero_point, 0, 2^b - 1) - zero_point) * scale
 
@@ -29,17 +26,17 @@ def _moved_too_far(got, want, case) -> bool:
 
 
 QUANTIZE_UNIFORM = Exercise(
-    name="uniform quantization", cases=_quantize_cases, reference=quantize_uniform,
+    name="uniform quantization", cases=_quantize_cases,
     hint="the values differ from the reference's: check that the range includes 0, that the zero point is a "
          "whole number, and that the codes stay between 0 and 2^bits - 1 (the formulas above the exercise).",
     passed="matches the reference at 2, 3 and 8 bits.",
     same=close(atol=1e-5, rtol=0),
-    form=tensor_form(lambda w, b: w.tolist(), lambda w, b: w[:1]),
+    form=TENSOR_FORM,
     mistakes=(
         Mistake("the result has more than 2^bits different values: every weight must become one of 2^bits levels.",
-                lambda w, b: w, _too_many_levels),
+                _too_many_levels),
         Mistake("a weight moved by more than half a step ({half_step:.4f}): round each weight to the nearest level.",
-                lambda w, b: torch.full_like(w, w.mean().item()), _moved_too_far),
+                _moved_too_far),
     ),
 )
 
@@ -57,24 +54,16 @@ def _pack_cases():
             for bits in (2, 3, 5)]
 
 
-def _least_significant_first(codes, bits):
-    bit_matrix = (codes.numpy().astype(np.int64)[:, None] >> np.arange(bits)) & 1
-    return np.packbits(bit_matrix.astype(np.uint8).reshape(-1)).tobytes()
-
-
 PACK_BITS = Exercise(
-    name="pack bits", cases=_pack_cases, reference=pack_bits, same=lambda got, want: bytes(got) == want,
+    name="pack bits", cases=_pack_cases, same=lambda got, want: bytes(got) == want,
     hint="the bytes are {got}, expected {want}: the codes follow one another, each most significant bit first, "
          "and the very first bit is the highest bit of the first byte.",
     passed="the same bytes as the reference at 2, 3 and 5 bits.",
-    form=(Mistake("return bytes, not {type}.", lambda c, b: list(pack_bits(c, b)),
-                  lambda got, want, case: not isinstance(got, (bytes, bytearray))),),
+    form=(Mistake("return bytes, not {type}.", lambda got, want, case: not isinstance(got, (bytes, bytearray))),),
     mistakes=(
         Mistake("{count} codes of {bits} bits are {total} bits, which fill {bytes} bytes: write exactly `bits` bits "
-                "per code, not one byte per code.", lambda c, b: bytes(c.tolist()),
-                lambda got, want, case: len(got) != len(want)),
-        Mistake("the bits of each code are in reverse order: write the most significant bit first.",
-                _least_significant_first),
+                "per code, not one byte per code.", lambda got, want, case: len(got) != len(want)),
+        Mistake("the bits of each code are in reverse order: write the most significant bit first."),
     ),
 )
 
@@ -91,34 +80,25 @@ def _kmeans_cases():
     return [Case((w, torch.tensor([-4.0, -1.0, 1.0, 3.0])))]
 
 
-def kmeans_step(weights, centres):
-    """One step of k-means (C19): each weight joins the nearest centre, each centre moves to the mean of its weights."""
-    assignment = (weights[:, None] - centres[None, :]).abs().argmin(dim=1)
-    return torch.stack([weights[assignment == k].mean() for k in range(len(centres))]), assignment
-
-
 def _same_assignment(got, want) -> bool:
     return torch.equal(got[1].long(), want[1])
 
 
 KMEANS_STEP = Exercise(
-    name="one k-means step", cases=_kmeans_cases, reference=kmeans_step,
+    name="one k-means step", cases=_kmeans_cases,
     hint="expected {want}, got {got}.",
     passed="assignment to the nearest centre, then each centre the mean of its weights.",
     same=lambda got, want: _same_assignment(got, want) and close(atol=1e-5, rtol=0)(got[0], want[0]),
     form=(
-        Mistake("return a pair: the new centres, then the assignment.", lambda w, c: kmeans_step(w, c)[0], not_a_pair),
+        Mistake("return a pair: the new centres, then the assignment.", not_a_pair),
         Mistake("the assignment is a tensor with one cluster index per weight.",
-                lambda w, c: (kmeans_step(w, c)[0], kmeans_step(w, c)[1].tolist()),
                 lambda got, want, case: not tensor_like(got[1], want[1])),
     ),
     mistakes=(
         Mistake("assignment {got[1]}, expected {want[1]}: each weight goes to the centre nearest to it.",
-                lambda w, c: (c, (w[:, None] - c).abs().argmax(1)),
                 lambda got, want, case: not _same_assignment(got, want)),
         Mistake("new centres {got[0]}, expected {want[0]}: each centre moves to the mean of the weights "
-                "assigned to it.",
-                lambda w, c: (c, kmeans_step(w, c)[1]), lambda got, want, case: _same_assignment(got, want)),
+                "assigned to it.", lambda got, want, case: _same_assignment(got, want)),
     ),
 )
 
@@ -134,21 +114,13 @@ def _huffman_cases():
     return [Case((bits, code), f"decoding {bits!r}")]
 
 
-def decode_bit_string(bits: str, code: dict) -> list:
-    """``huffman_decode`` on a string of '0' and '1': a symbol is certain as soon as the bits read form its code."""
-    array = np.frombuffer(bits.encode("ascii"), dtype=np.uint8) - ord("0")
-    return huffman_decode(np.packbits(array).tobytes(), len(bits), code)
-
-
 HUFFMAN_DECODE = Exercise(
-    name="Huffman decoding", cases=_huffman_cases, reference=decode_bit_string,
+    name="Huffman decoding", cases=_huffman_cases,
     same=lambda got, want: list(got) == want,
     hint="gave {got}, expected {want}: no code is the beginning of another, so a symbol is known as soon as "
          "the bits read so far form its code.",
     passed="{want} decoded.",
-    form=(Mistake("return a list of symbols, not {type}.",
-                  lambda bits, code: "".join(map(str, decode_bit_string(bits, code))),
-                  lambda got, want, case: not isinstance(got, (list, tuple))),),
+    form=(Mistake("return a list of symbols, not {type}.", lambda got, want, case: not isinstance(got, (list, tuple))),),
 )
 
 
@@ -194,18 +166,15 @@ def _wrong_share(got, want, case) -> bool:
 
 
 BINARIZE = Exercise(
-    name="binarize", cases=_binarize_cases, reference=binarize,
+    name="binarize", cases=_binarize_cases,
     hint="expected {want}, got {got}.",
     passed="deterministic and stochastic signs are right.",
     run=_seeded,
-    form=tensor_form(lambda w, s: binarize(w, s).tolist(), lambda w, s: binarize(w, s)[:1]),
+    form=TENSOR_FORM,
     mistakes=(
-        Mistake("torch.sign(0) is 0, but a binary weight is +1 or -1: a weight of 0 must give +1.",
-                lambda w, s: torch.sign(w), _zero_stays_zero),
-        Mistake("every value must be +1 or -1.", lambda w, s: binarize(w) if not s else (w + 1) / 2,
-                _not_plus_or_minus_one),
+        Mistake("torch.sign(0) is 0, but a binary weight is +1 or -1: a weight of 0 must give +1.", _zero_stays_zero),
+        Mistake("every value must be +1 or -1.", _not_plus_or_minus_one),
         Mistake("the share of +1 is wrong: it must be the probability the lecture gives for w = 0.5, which is {p}.",
-                lambda w, s: binarize(w) if not s else torch.where(torch.rand_like(w) < 0.5, 1.0, -1.0),
                 _wrong_share),
     ),
 )
@@ -230,24 +199,20 @@ def _same_value(got, want) -> bool:
 
 
 STRAIGHT_THROUGH = Exercise(
-    name="straight-through estimator",
-    cases=_straight_through_cases, reference=lambda w: w + (binarize(w.detach()) - w).detach(),
+    name="straight-through estimator", cases=_straight_through_cases,
     hint="expected the value {want.value} and the gradient {want.gradient}; got {got.value} and {got.gradient}.",
     passed="the value of sign(w), the gradient of w.",
-    run=_value_and_gradient,
+    run=_value_and_gradient, result=Traced,
     same=lambda got, want: _same_value(got, want) and close()(got.gradient, want.gradient),
-    form=(Mistake("return a tensor shaped like w.", lambda w: binarize(w.detach()).tolist(),
-                  lambda got, want, case: not tensor_like(got.value, want.value)),),
+    form=(Mistake("return a tensor shaped like w.", lambda got, want, case: not tensor_like(got.value, want.value)),),
     mistakes=(
-        Mistake("the value must be the binary weights {want.value}, got {got.value}.", lambda w: w + 0,
+        Mistake("the value must be the binary weights {want.value}, got {got.value}.",
                 lambda got, want, case: not _same_value(got, want)),
         Mistake("no gradient reaches w: the result must have the value of the sign, but autograd must see "
-                "a function of w whose derivative is 1.", lambda w: binarize(w.detach()),
-                lambda got, want, case: got.gradient is None),
+                "a function of w whose derivative is 1.", lambda got, want, case: got.gradient is None),
         Mistake("the gradient reaching w should be the gradient of the output, {upstream}; got {got.gradient}. "
                 "The derivative of sign is 0 almost everywhere: the estimator passes the gradient straight "
-                "through instead.",
-                lambda w: torch.sign(w) + 0 * w, lambda got, want, case: not close()(got.gradient, want.gradient)),
+                "through instead.", lambda got, want, case: not close()(got.gradient, want.gradient)),
     ),
 )
 

@@ -1,0 +1,343 @@
+"""The exercises' answers, for teachers only: ``make expected`` (``python -m tools.answers``).
+
+For every exercise of ``lecture_utils.exercises``: a right answer (its reference), and one
+function making each of its known mistakes, in the order of the exercise's catalogue (form
+first). The checks never run these: they compare with what these give on each exercise's fixed
+cases, stored in ``lecture_utils/exercises/expected.pt``, so that the package handed to students
+(``make student``) holds no solution, while ``tools/`` stays with the teachers.
+
+After changing an exercise (its cases, ``run``, catalogue) or an answer here, run ``make expected``
+and commit the file; a test fails while it is out of date. The tests also run every function here
+through its check: the reference passes, each example gets exactly its mistake's hint.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lecture_utils.architecture import DepthwiseSeparableConv2d, conv_parameter_counts, low_rank_parameter_counts
+from lecture_utils.binary import binarize
+from lecture_utils.data import drop_digit
+from lecture_utils.deep_compression import gaps_with_escape
+from lecture_utils.distillation import best_bias_shift, distillation_loss, logit_matching_loss, softmax_with_temperature
+from lecture_utils.dynamic import sum_of_exit_losses
+from lecture_utils.ensembles import average_state_dicts
+from lecture_utils.exercises import EXERCISES
+from lecture_utils.exercises.combining import differences
+from lecture_utils.exercises.harness import EXPECTED_FILE, Exercise, load_expected
+from lecture_utils.files import atomic_write_bytes
+from lecture_utils.fitnets import hidden_activations
+from lecture_utils.huffman import canonical_code, huffman_decode
+from lecture_utils.measure import count_budget, count_parameters
+from lecture_utils.quantization import pack_bits, quantize_uniform
+
+
+@dataclass(frozen=True)
+class Answers:
+    """A right answer to an exercise, and one function making each of its known mistakes, in the
+    order of the exercise's ``catalogue`` (form first)."""
+
+    reference: Callable
+    examples: tuple[Callable, ...]
+
+
+# ---- notebooks 01-04 ------------------------------------------------------------------------------
+
+def _naive_softmax(logits, t):
+    e = torch.exp(logits / t)
+    return e / e.sum(-1, keepdim=True)
+
+
+def _before_relu(mlp, images):
+    linear = [m for m in mlp if isinstance(m, nn.Linear)]
+    out, hidden = mlp[0](images), []
+    for layer in linear:
+        hidden.append(layer(out))
+        out = torch.relu(hidden[-1])
+    return hidden.pop(), hidden
+
+
+DISTILLATION = {
+    "softmax with temperature": Answers(softmax_with_temperature, (
+        lambda z, t: (z / t).tolist(),  # not a tensor
+        lambda z, t: torch.softmax(z / t, -1).flatten()[:1],  # wrong shape
+        _naive_softmax,  # overflows
+        lambda z, t: torch.softmax(z / t, 0),  # over the wrong dimension
+        lambda z, t: torch.exp(z / t),  # not normalised
+        lambda z, t: torch.softmax(z * t, -1),
+        lambda z, t: torch.softmax(z, -1),
+    )),
+    "distillation loss": Answers(distillation_loss, (
+        lambda s, te, y, t, a: distillation_loss(s, te, y, t, a).item(),
+        lambda s, te, y, t, a: distillation_loss(s.detach(), te, y, t, a),
+        lambda s, te, y, t, a: distillation_loss(s, te, y, t, a, scale_by_t2=False),
+        lambda s, te, y, t, a: distillation_loss(s, te, y, t, 1 - a),
+        lambda s, te, y, t, a: len(s) * distillation_loss(s, te, y, t, a),
+        lambda s, te, y, t, a: a * t**2 * F.kl_div(F.log_softmax(s, -1), F.softmax(te / t, -1), reduction="batchmean")
+        + (1 - a) * F.cross_entropy(s, y),
+    )),
+    "drop a digit": Answers(drop_digit, (
+        lambda x, y, d: y[y != d],
+        lambda x, y, d: (x[y != d].tolist(), y[y != d].tolist()),
+        lambda x, y, d: (x, y),
+        lambda x, y, d: (x, y[y != d]),
+        lambda x, y, d: (x[: int((y != d).sum())], y[y != d]),
+    )),
+    "choose the bias shift": Answers(best_bias_shift, (
+        lambda z, y, c, s: f"{s[1]}x",
+        lambda z, y, c, s: s[0],
+    )),
+    "ensemble by averaging": Answers(lambda logits: torch.stack([torch.softmax(z, 1) for z in logits]).mean(0), (
+        lambda zs: [torch.softmax(z, 1) for z in zs],
+        lambda zs: torch.softmax(zs[0], 1)[0],
+        lambda zs: torch.softmax(torch.stack(zs).mean(0), 1),
+        lambda zs: torch.stack([torch.softmax(z, 1) for z in zs]).sum(0),
+    )),
+    "average parameters": Answers(average_state_dicts, (
+        lambda sds: [sd["w"] for sd in sds],
+        lambda sds: {k: sds[0][k].tolist() for k in sds[0]},
+        lambda sds: {k: sum(sd[k] for sd in sds) for k in sds[0]},
+    )),
+    "logit matching": Answers(logit_matching_loss, (
+        lambda z, v: ((z - v) ** 2).sum(1),
+        lambda z, v: 0.5 * ((z - v) ** 2).sum(1).mean(),
+        lambda z, v: 2 * logit_matching_loss(z, v),
+        lambda z, v: logit_matching_loss(z, v) / 10,
+    )),
+    "hidden activations": Answers(hidden_activations, (
+        lambda m, x: m(x),
+        lambda m, x: (m(x), []),
+        lambda m, x: (m(x), [h.tolist() for h in hidden_activations(m, x)[1]]),
+        _before_relu,
+        lambda m, x: (torch.zeros(3, 10), hidden_activations(m, x)[1]),
+    )),
+}
+
+
+# ---- notebooks 05-07 ------------------------------------------------------------------------------
+
+def _least_significant_first(codes, bits):
+    bit_matrix = (codes.numpy().astype(np.int64)[:, None] >> np.arange(bits)) & 1
+    return np.packbits(bit_matrix.astype(np.uint8).reshape(-1)).tobytes()
+
+
+def kmeans_step(weights, centres):
+    """One step of k-means (C19): each weight joins the nearest centre, each centre moves to the mean of its weights."""
+    assignment = (weights[:, None] - centres[None, :]).abs().argmin(dim=1)
+    return torch.stack([weights[assignment == k].mean() for k in range(len(centres))]), assignment
+
+
+def decode_bit_string(bits: str, code: dict) -> list:
+    """``huffman_decode`` on a string of '0' and '1': a symbol is certain as soon as the bits read form its code."""
+    array = np.frombuffer(bits.encode("ascii"), dtype=np.uint8) - ord("0")
+    return huffman_decode(np.packbits(array).tobytes(), len(bits), code)
+
+
+QUANTIZATION = {
+    "uniform quantization": Answers(quantize_uniform, (
+        lambda w, b: w.tolist(),
+        lambda w, b: w[:1],
+        lambda w, b: w,
+        lambda w, b: torch.full_like(w, w.mean().item()),
+    )),
+    "pack bits": Answers(pack_bits, (
+        lambda c, b: list(pack_bits(c, b)),
+        lambda c, b: bytes(c.tolist()),
+        _least_significant_first,
+    )),
+    "one k-means step": Answers(kmeans_step, (
+        lambda w, c: kmeans_step(w, c)[0],
+        lambda w, c: (kmeans_step(w, c)[0], kmeans_step(w, c)[1].tolist()),
+        lambda w, c: (c, (w[:, None] - c).abs().argmax(1)),
+        lambda w, c: (c, kmeans_step(w, c)[1]),
+    )),
+    "Huffman decoding": Answers(decode_bit_string, (
+        lambda bits, code: "".join(map(str, decode_bit_string(bits, code))),
+    )),
+    "binarize": Answers(binarize, (
+        lambda w, s: binarize(w, s).tolist(),
+        lambda w, s: binarize(w, s)[:1],
+        lambda w, s: torch.sign(w),
+        lambda w, s: binarize(w) if not s else (w + 1) / 2,
+        lambda w, s: binarize(w) if not s else torch.where(torch.rand_like(w) < 0.5, 1.0, -1.0),
+    )),
+    "straight-through estimator": Answers(lambda w: w + (binarize(w.detach()) - w).detach(), (
+        lambda w: binarize(w.detach()).tolist(),
+        lambda w: w + 0,
+        lambda w: binarize(w.detach()),
+        lambda w: torch.sign(w) + 0 * w,
+    )),
+}
+
+
+# ---- notebooks 08-11 and the homework -------------------------------------------------------------
+
+def truncated_svd(w: torch.Tensor, k: int):
+    """The best rank-K approximation (Eckart-Young): W ~ U_K S_K V_K^T, as A = S_K V_K^T (K x N), B = U_K (M x K)."""
+    u, s, vh = torch.linalg.svd(w, full_matrices=False)
+    return s[:k, None] * vh[:k], u[:, :k]
+
+
+def first_confident_exit(confidences: torch.Tensor, threshold: float) -> list:
+    """For each image (column), the first exit (row) with confidence >= threshold; the last exit if none."""
+    last = len(confidences) - 1
+    return [next((e for e, c in enumerate(column) if c >= threshold), last) for column in confidences.T.tolist()]
+
+
+LATER = {
+    "convolution parameters": Answers(
+        lambda i, o, k: (conv_parameter_counts(i, o, k).normal, conv_parameter_counts(i, o, k).separable), (
+            lambda i, o, k: k * k * i * o,
+            lambda i, o, k: (k * k * o, k * k * i + i * o),
+            lambda i, o, k: (k * k * i * o, k * k * o + i * o),
+        )),
+    "depthwise separable block": Answers(DepthwiseSeparableConv2d, (
+        lambda i, o, k: [nn.Conv2d(i, i, k, groups=i), nn.Conv2d(i, o, 1)],
+        lambda i, o, k: nn.Conv2d(i, o, k, bias=False),
+        lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, bias=False), nn.Conv2d(i, o, 1, bias=False)),
+        lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, groups=i, bias=False), nn.Conv2d(i, o, 3, bias=False)),
+        lambda i, o, k: DepthwiseSeparableConv2d(i, o, k, bias=True),
+    )),
+    "low-rank parameters": Answers(low_rank_parameter_counts, (
+        lambda n, m, k: k * (n + m),
+        lambda n, m, k: (n * m, k * n * m),
+        lambda n, m, k: (n * m + m, k * (n + m) + k + m),
+    )),
+    "truncated SVD": Answers(truncated_svd, (
+        lambda w, k: truncated_svd(w, k)[0],
+        lambda w, k: truncated_svd(w, k)[::-1],
+        lambda w, k: (torch.linalg.svd(w)[2][:k], torch.linalg.svd(w)[0][:, :k]),
+    )),
+    "sum of exit losses": Answers(sum_of_exit_losses, (
+        lambda outputs, y: torch.stack([F.cross_entropy(z, y) for z in outputs]),
+        lambda outputs, y: sum_of_exit_losses(outputs, y) / len(outputs),
+        lambda outputs, y: F.cross_entropy(outputs[-1], y),
+    )),
+    "first confident exit": Answers(first_confident_exit, (
+        lambda c, t: c.argmax(0),
+        lambda c, t: (c >= t).long().argmax(0),
+    )),
+    "relative positions (gaps)": Answers(gaps_with_escape, (
+        lambda p, m: differences(p, 0),
+        lambda p, m: [d - 1 for d in differences(p, -1)],
+    )),
+    "canonical Huffman code": Answers(canonical_code, (
+        lambda lengths: list(canonical_code(lengths).values()),
+        lambda lengths: {s: "0" for s in lengths},
+        lambda lengths: {s: "1" * n for s, n in lengths.items()},
+    )),
+    "counting parameters": Answers(count_budget, (
+        lambda m: 4 * count_parameters(m),
+        lambda m: sum(p.numel() for n, p in m.named_parameters() if n.endswith("weight")),
+        lambda m: count_parameters(m) + sum(b.numel() for b in m.buffers()),
+        lambda m: len(list(m.parameters())),
+    )),
+    "the homework model": Answers(lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.ReLU(), nn.Linear(6, 10)), (
+        lambda: "model",
+        lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.Linear(100, 10)),
+        lambda: nn.Linear(784, 5),
+        lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 5)),
+        lambda: nn.Sequential(nn.Flatten(), nn.AdaptiveAvgPool1d(10)),
+    )),
+}
+
+ANSWERS: dict[str, Answers] = {**DISTILLATION, **QUANTIZATION, **LATER}
+
+
+# ---- the stored values ----------------------------------------------------------------------------
+
+def _plain(value):
+    """A result as ``torch.load(weights_only=True)`` reads it back: tensors detached and compact, NamedTuples
+    as plain tuples (the exercise's ``result`` rebuilds them)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, tuple):
+        return tuple(map(_plain, value))
+    if isinstance(value, list):
+        return list(map(_plain, value))
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def expected_values(exercises: tuple[Exercise, ...] = EXERCISES) -> dict:
+    """What ``expected.pt`` holds: for each exercise, for each case, the reference's result (``want``)
+    and, for each mistake recognised by its result (no ``spot``), what its example gives."""
+    values = {}
+    for exercise in exercises:
+        answers = ANSWERS[exercise.name]
+        if len(answers.examples) != len(exercise.catalogue):
+            raise ValueError(f"{exercise.name}: {len(answers.examples)} examples for "
+                             f"{len(exercise.catalogue)} known mistakes")
+        values[exercise.name] = [
+            {"want": _plain(exercise.run(answers.reference, case)),
+             "mistakes": {i: _plain(exercise.run(example, case))
+                          for i, (mistake, example) in enumerate(zip(exercise.catalogue, answers.examples))
+                          if mistake.spot is None}}
+            for case in exercise.cases()]
+    return values
+
+
+def out_of_date(stored: dict | None = None, exercises: tuple[Exercise, ...] = EXERCISES) -> list[str]:
+    """Where the stored values (default: ``expected.pt``) differ from what the answers give now, as
+    each check compares: one line per difference, none when they are up to date."""
+    stored = load_expected() if stored is None else stored
+    fresh = expected_values(exercises)
+    problems = [f"{name}: stored, but no such exercise" for name in stored if name not in fresh]
+    for exercise in exercises:
+        name, cases = exercise.name, exercise.cases()
+        if name not in stored:
+            problems.append(f"{name}: nothing stored")
+            continue
+        if len(stored[name]) != len(cases):
+            problems.append(f"{name}: {len(stored[name])} cases stored, {len(cases)} now")
+            continue
+        for n, (case, old, new) in enumerate(zip(cases, exercise.expected(stored[name]),
+                                                   exercise.expected(fresh[name]))):
+            same = case.same or exercise.same
+            if not _agree(same, old["want"], new["want"]):
+                problems.append(f"{name}, case {n}: the right answer's result differs")
+            if set(old["mistakes"]) != set(new["mistakes"]):
+                problems.append(f"{name}, case {n}: other mistakes stored")
+            problems += [f"{name}, case {n}: mistake {i}'s result differs" for i in new["mistakes"]
+                         if i in old["mistakes"] and not _agree(same, old["mistakes"][i], new["mistakes"][i])]
+    return problems
+
+
+def _agree(same, old, new) -> bool:
+    """The same kind of result, and the same as the check compares."""
+    try:
+        return type(old) is type(new) and bool(same(old, new))
+    except Exception:  # results that cannot even be compared differ
+        return False
+
+
+def write_expected(path=EXPECTED_FILE) -> dict:
+    """Compute the stored values and write them to ``path`` atomically; return them."""
+    values = expected_values()
+    buffer = io.BytesIO()
+    torch.save(values, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    load_expected.cache_clear()
+    return values
+
+
+def main(argv=None) -> None:
+    """The command line (``make expected``): rewrite ``expected.pt`` from the answers."""
+    parser = argparse.ArgumentParser(description="Store what the exercises' answers give on their fixed cases.")
+    parser.add_argument("--out", default=EXPECTED_FILE, help=f"where to write them (default {EXPECTED_FILE})")
+    args = parser.parse_args(argv)
+    values = write_expected(args.out)
+    cases = sum(map(len, values.values()))
+    print(f"stored the expected results of {len(values)} exercises ({cases} cases) in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
