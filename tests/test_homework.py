@@ -1,5 +1,7 @@
 """The homework: its grader (every way a submission can fail), its tiers, and the student version."""
+import ast
 import json
+import keyword
 import re
 import shutil
 import subprocess
@@ -19,6 +21,7 @@ from lecture_utils.homework import BUDGET, TIER_NAMES, load_tiers
 from tools.notebooks import NOTEBOOK_DIR
 
 HOMEWORK_DIR = NOTEBOOK_DIR / "homework"
+REPO = NOTEBOOK_DIR.parent
 from lecture_utils.models import count_parameters
 from tools.notebooks import notebook_paths
 from tools.answers import ANSWERS
@@ -192,6 +195,15 @@ def student(tmp_path_factory):
     return out
 
 
+def test_the_student_version_is_not_written_while_the_stored_values_are_out_of_date(tmp_path, monkeypatch):
+    import tools.answers
+
+    monkeypatch.setattr(tools.answers, "out_of_date", lambda: ["pack bits: 2 cases stored, 3 now"])
+    with pytest.raises(RuntimeError, match=r"out of date \(pack bits: 2 cases stored, 3 now\): run `make expected`"):
+        write_student_version(tmp_path / "student")
+    assert not (tmp_path / "student").exists()
+
+
 def _files(root: Path) -> dict:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -225,30 +237,86 @@ def test_teachers_only_files_stay_out_and_support_files_go_in(student):
     files = _files(student)
     assert not any("reference_solutions" in f or f.startswith("notebooks/homework/reference/") for f in files)
     assert "lecture_utils/weights/homework_tiers.json" in files
-    for needed in ("lecture_utils/grade.py", "pyproject.toml", "Makefile", "lecture_utils/weights/teacher.pt", "README.md"):
+    for needed in ("lecture_utils/grade.py", "pyproject.toml", "Makefile", "lecture_utils/weights/teacher.pt", "README.md",
+                   "lecture_utils/exercises/expected.pt"):
         assert needed in files, needed
     assert not any("__pycache__" in f for f in files)
+    assert not any(f.startswith(("tools/", "tests/", "sources/")) for f in files)  # the answers are in tools/
 
 
-def _check_names():
-    return {n: getattr(exercises, n) for n in dir(exercises) if n.startswith("check_")}
+def test_in_the_student_version_each_check_fails_with_its_hint_and_passes_on_the_solution(student):
+    """With the student version's own package, in a fresh process (tests/student_version_checks.py):
+    each exercise's reference passes, each known mistake gets its hint and a stub the
+    NotImplementedError hint; each exercise cell passes with its solution and, as handed out,
+    fails with the NotImplementedError hint."""
+    script = Path(__file__).with_name("student_version_checks.py")
+    run = subprocess.run([sys.executable, str(script), str(student), str(REPO)], cwd=student,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.splitlines()[-1])
+    assert result["wrong"] == [], "\n".join(result["wrong"])
+    assert result["exercises"] == len(exercises.EXERCISES)
+    assert result["cells"]["not implemented"] >= 2 * (len(notebook_paths()) - 1)
+    assert result["cells"]["passed"] >= result["cells"]["not implemented"]
 
 
-def test_every_student_exercise_fails_with_its_hint_and_every_solution_passes(student, capsys):
-    """Run each exercise cell on its own: in the student version its check raises the
-    NotImplementedError hint; in the solution version it passes."""
-    for path in notebook_paths():
-        relative = path.relative_to(HOMEWORK_DIR.parent)
-        pairs = zip(nbformat.read(path, as_version=4).cells,
-                    nbformat.read(student / "notebooks" / relative, as_version=4).cells)
-        for solution_cell, student_cell in pairs:
-            if BEGIN not in solution_cell.source or solution_cell.source.startswith("%%"):
-                continue
-            namespace = {"torch": torch, "nn": nn, "F": torch.nn.functional, "np": __import__("numpy"), **_check_names()}
-            exec(solution_cell.source, dict(namespace))
-            with pytest.raises(ExerciseError, match="NotImplementedError: replace it with your code"):
-                exec(student_cell.source, dict(namespace))
-    assert capsys.readouterr().out.count("✓") >= 2 * (len(notebook_paths()) - 1)
+def test_the_student_version_checks_nothing_but_what_it_has(tmp_path):
+    """The script above notices checks that are not the student version's, and the teachers' tools."""
+    script = Path(__file__).with_name("student_version_checks.py")  # tmp_path: a "student version" without lecture_utils
+    run = subprocess.run([sys.executable, str(script), str(tmp_path), str(REPO)], cwd=tmp_path,
+                         capture_output=True, text=True)
+    wrong = json.loads(run.stdout.splitlines()[-1])["wrong"]
+    assert any("not from the student version" in w for w in wrong)
+
+
+# ---- no answer in the student version's package ----------------------------------------------
+
+TOKEN = re.compile(r"""[A-Za-z_]\w*|\d+(?:\.\d*)?|"[^"\n]*"|'[^'\n]*'""")
+REGION = re.compile(rf"{BEGIN}[^\n]*\n(.*?){END}", re.S)
+
+
+def _solution_lines() -> set[str]:
+    """Every line of the notebooks' solutions (sources/) with at least two meaningful tokens (names
+    that are not keywords, numbers, strings), without its comment."""
+    lines = set()
+    for path in sorted((REPO / "sources").rglob("*.py")):
+        for region in REGION.findall(path.read_text()):
+            for line in region.splitlines():
+                code = line.split("  #")[0].strip()
+                if not code.startswith("#") and len([t for t in TOKEN.findall(code) if not keyword.iskeyword(t)]) >= 2:
+                    lines.add(code)
+    return lines
+
+
+def _definition_at(tree: ast.Module, lineno: int) -> str | None:
+    """The name of the top-level function or class that line ``lineno`` belongs to, if any."""
+    return next((node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                 and node.lineno <= lineno <= node.end_lineno), None)
+
+
+def test_no_line_of_a_solution_is_in_the_student_package(student):
+    """No solution line of two or more meaningful tokens appears verbatim in any .py file of the
+    student version, except in the lecture's own tools: a function of the library (the exercise
+    checks aside) that the handed-out notebooks or the rest of the library use, so the student
+    version must have it (softmax with temperature, the distillation loss, Huffman decoding, ...:
+    a student who opens them reads how the lecture does it, README: the student version)."""
+    lines = _solution_lines()
+    assert len(lines) > 40
+    package = student / "lecture_utils"
+    library = [p for p in package.rglob("*.py") if "exercises" not in p.relative_to(package).parts]
+    used_by_the_lecture = "\n".join([p.read_text() for p in library] + [
+        cell.source for path in sorted((student / "notebooks").rglob("*.ipynb"))
+        for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"])
+    leaked = []
+    for path in sorted(student.rglob("*.py")):
+        text = path.read_text()
+        tree = ast.parse(text)
+        for lineno, line in enumerate(text.splitlines(), 1):
+            for solution in (s for s in lines if s in line):
+                name = _definition_at(tree, lineno) if path in library else None
+                if name is None or len(re.findall(rf"\b{name}\b", used_by_the_lecture)) < 2:  # more than its def
+                    leaked.append(f"{path.relative_to(student)}:{lineno} ({name or 'module'}): {solution}")
+    assert not leaked, "solution lines in the student version:\n" + "\n".join(leaked)
 
 
 def test_the_homework_handout_model_file_gets_its_hint(student, tmp_path):

@@ -7,15 +7,19 @@ notebook has each region between ``### BEGIN SOLUTION`` and ``### END SOLUTION``
     raise NotImplementedError
 
 (indented like the region) and all outputs cleared. Each exercise's ``check_...`` call then
-fails with its hint until the student fills the function in. The homework's reference
-solutions and their weights are left out; its measured tiers go along. The same sources always
-give the same bytes (deterministic), so the output can be diffed and versioned by a teacher.
+fails with its hint until the student fills the function in. The checks compare with the values
+stored in ``lecture_utils/exercises/expected.pt``; the answers that give them (``tools/answers.py``)
+stay out with every other tool, and the version is not written while those values are out of
+date (``make expected``). The homework's reference solutions and their weights are left out; its
+measured tiers go along. The same sources always give the same bytes (deterministic), so the
+output can be diffed and versioned by a teacher.
 """
 from __future__ import annotations
 
 import argparse
 import re
 import shutil
+import sys
 from pathlib import Path
 
 from lecture_utils.files import atomic_write_bytes
@@ -109,11 +113,17 @@ Without internet, put MNIST's four files in `DIR/MNIST/raw/` and set `LECTURE_DA
 
 
 def write_student_version(out: Path = DEFAULT_OUT) -> list[Path]:
-    """Write the student version into ``out`` (emptied first); return the notebooks written."""
+    """Write the student version into ``out`` (emptied first); return the notebooks written. Refused
+    (RuntimeError) while the exercises' stored values are out of date."""
     import nbformat
 
     from lecture_utils.homework import BUDGET
+    from .answers import out_of_date
 
+    stale = out_of_date()
+    if stale:
+        raise RuntimeError(f"the exercises' stored values are out of date ({stale[0]}"
+                           f"{f' and {len(stale) - 1} more' if len(stale) > 1 else ''}): run `make expected` first")
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
@@ -143,7 +153,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Write the student version of every notebook and the homework.")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to write it (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
-    written = write_student_version(args.out)
+    try:
+        written = write_student_version(args.out)
+    except RuntimeError as error:
+        sys.exit(f"make student: {error}")
     print(f"wrote {len(written)} student notebooks and what they need into {args.out}")
 
 
