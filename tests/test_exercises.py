@@ -9,6 +9,7 @@ answers no mistake describes get the generic hint, and no hint contains a line o
 solution.
 """
 import ast
+import dataclasses
 import inspect
 import re
 import string
@@ -28,7 +29,7 @@ from lecture_utils.exercises.harness import EXPECTED_FILE, NOT_IMPLEMENTED, load
 from lecture_utils.fitnets import hidden_activations
 from lecture_utils.huffman import canonical_code
 from lecture_utils.quantization import pack_bits
-from tools.answers import ANSWERS, out_of_date
+from tools.answers import ANSWERS, expected_values, out_of_date
 
 SOURCES = Path(__file__).resolve().parent.parent / "sources"
 BY_NAME = {e.name: e for e in EXERCISES}
@@ -105,6 +106,14 @@ def test_every_exercise_has_its_answers_one_example_per_known_mistake():
     assert set(ANSWERS) == set(BY_NAME) and len(BY_NAME) == len(EXERCISES)
     for exercise in EXERCISES:
         assert len(ANSWERS[exercise.name].examples) == len(exercise.catalogue), exercise.name
+
+
+def test_an_exercise_without_its_answers_is_named():
+    softmax = BY_NAME["softmax with temperature"]
+    with pytest.raises(ValueError, match="a new exercise: no answers in tools/answers.py"):
+        expected_values((dataclasses.replace(softmax, name="a new exercise"),))
+    with pytest.raises(ValueError, match="softmax with temperature: 7 examples for 6 known mistakes"):
+        expected_values((dataclasses.replace(softmax, mistakes=softmax.mistakes[:-1]),))
 
 
 def test_the_stored_values_are_up_to_date():

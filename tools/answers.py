@@ -272,7 +272,9 @@ def expected_values(exercises: tuple[Exercise, ...] = EXERCISES) -> dict:
     and, for each mistake recognised by its result (no ``spot``), what its example gives."""
     values = {}
     for exercise in exercises:
-        answers = ANSWERS[exercise.name]
+        answers = ANSWERS.get(exercise.name)
+        if answers is None:
+            raise ValueError(f"{exercise.name}: no answers in tools/answers.py (ANSWERS)")
         if len(answers.examples) != len(exercise.catalogue):
             raise ValueError(f"{exercise.name}: {len(answers.examples)} examples for "
                              f"{len(exercise.catalogue)} known mistakes")
