@@ -11,7 +11,7 @@ from .data import balanced_subset, drop_digit, load_mnist, make_loader, train_va
 from .dynamic import EarlyExitNet, early_exit_predict
 from .distillation import distillation_loss, entropy, soft_target_loss, softmax_with_temperature
 from .ensembles import average_state_dicts, ensemble_probabilities
-from .evidence import Spread, claim, clearly_below, no_difference
+from .evidence import Spread, claim, clearly_below, no_difference, verdict
 from .huffman import huffman_code
 from .models import MLP, SmallCNN, build_model, count_parameters
 from .quantization import quantize_uniform
@@ -28,6 +28,6 @@ __all__ = [
     "average_state_dicts", "ensemble_probabilities",
     "MLP", "SmallCNN", "build_model", "count_parameters",
     "Evaluation", "evaluate", "fit", "predict_logits",
-    "Spread", "claim", "clearly_below", "no_difference",
+    "Spread", "claim", "clearly_below", "no_difference", "verdict",
     "SeedStack", "stacked_loss", "train_recipes",
 ]

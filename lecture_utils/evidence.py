@@ -152,3 +152,14 @@ def no_difference(a, b) -> bool:
     """True when neither is clearly below the other: the intervals mean ± sd overlap, and the
     difference between the means is inside the seeds' spread, so it is no difference."""
     return not clearly_below(a, b) and not clearly_below(b, a)
+
+
+def verdict(a, b, unit: str = "test errors") -> str:
+    """The comparison of ``a`` with ``b`` in words, for a notebook to print rather than assert:
+    "clearly fewer <unit> (a vs b)", "clearly more <unit> (a vs b)", or "no difference at this
+    size (...: inside the seeds' spread)" when neither is ``clearly_below`` the other."""
+    if clearly_below(a, b):
+        return f"clearly fewer {unit} ({a} vs {b})"
+    if clearly_below(b, a):
+        return f"clearly more {unit} ({a} vs {b})"
+    return f"no difference at this size ({a} vs {b}: inside the seeds' spread)"

@@ -56,3 +56,23 @@ def hint_distillation_loss(outputs, teacher_logits, labels, *teacher_features, t
     for hint, target in zip(hints, teacher_features):
         loss = loss + beta * F.mse_loss(hint, target)
     return loss
+
+
+def guided_part(student: nn.Sequential, layer: int, regressor: nn.Module) -> nn.Sequential:
+    """FitNets' first stage (Romero et al. 2015): the student up to its hidden ``layer`` (numbered
+    from 1, up to that layer's ReLU), followed by ``regressor``. The modules are the student's own,
+    not copies: training this part to output the teacher's hint layer trains the student's lower
+    layers, and the second stage then distils the whole student as usual."""
+    relus = [i for i, m in enumerate(student) if isinstance(m, nn.ReLU)]
+    if not 1 <= layer <= len(relus):
+        raise ValueError(f"layer must be a hidden layer of the student, from 1 to {len(relus)}, got {layer}")
+    return nn.Sequential(*list(student)[:relus[layer - 1] + 1], regressor)  # list: slicing an MLP would build a new MLP
+
+
+def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    """R² = 1 - mean squared error / variance of ``target`` (over all its numbers): 1 when a student
+    layer, through its regressor, reproduces the teacher layer exactly; 0 when it does no better
+    than predicting the teacher layer's mean."""
+    mse = F.mse_loss(predicted, target).item()
+    variance = (target - target.mean(dim=0)).pow(2).mean().item()
+    return 1.0 - mse / variance

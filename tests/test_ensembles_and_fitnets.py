@@ -97,3 +97,22 @@ def test_hidden_activations_and_hints():
     assert torch.isclose(loss, distillation_loss(out, logits, y, 2.0, 0.5))
     with_hints = hint_distillation_loss((out, hints), logits, y, hidden[0], hidden[2], temperature=2.0, alpha=0.5, beta=1.0)
     assert with_hints > loss
+
+
+def test_guided_part_trains_the_students_own_lower_layers():
+    from lecture_utils.fitnets import guided_part
+
+    student = MLP(hidden=(8, 8, 8))
+    part = guided_part(student, 2, nn.Linear(8, 5))
+    assert part[1] is student[1] and part[3] is student[3] and len(part) == 6  # Flatten, L, ReLU, L, ReLU, regressor
+    assert part(torch.zeros(2, 1, 28, 28)).shape == (2, 5)
+    with pytest.raises(ValueError, match="from 1 to 3"):
+        guided_part(student, 4, nn.Linear(8, 5))
+
+
+def test_explained_variance():
+    from lecture_utils.fitnets import explained_variance
+
+    target = torch.randn(100, 4, generator=torch.Generator().manual_seed(0))
+    assert explained_variance(target, target) == 1.0
+    assert abs(explained_variance(target.mean(0).expand(100, 4), target)) < 1e-6

@@ -94,3 +94,12 @@ def test_a_plain_number_is_a_fixed_reference_and_one_seed_is_refused():
         clearly_below(Spread([100]), s)
     with pytest.raises(TypeError, match="Spread or a plain number"):
         no_difference(s, [1, 2])
+
+
+def test_verdict_says_which_is_clearly_lower_or_no_difference():
+    from lecture_utils import verdict
+
+    low, high, near = Spread([100, 104, 102]), Spread([150, 155, 152]), Spread([103, 99, 110])
+    assert verdict(low, high) == "clearly fewer test errors (102 ± 2 vs 152 ± 3)"
+    assert verdict(high, low, "errors").startswith("clearly more errors")
+    assert verdict(low, near).startswith("no difference at this size")
