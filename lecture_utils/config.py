@@ -75,9 +75,14 @@ def progress_bars_enabled() -> bool:
 # & Dean (2015), section 3, where it can: 784-1200-1200-10 teacher with dropout and jitter,
 # 784-800-800-10 student, T = 20, the full 60,000 training images.
 SIZES = {
+    # Every comparison of trained networks that carries a claim: this many seeds per recipe.
+    "seeds": (3, 3),
     # Notebook 01: the transfer set the students learn from, and the main comparison
     # (student on labels against the same student distilled), trained with Adam.
-    "transfer_size": (10_000, 60_000),  # images in the students' training set (balanced over digits)
+    # Images in the students' training set, balanced over digits. Full: the most that every digit can
+    # give in equal numbers once 5,000 images are held out for validation (MNIST has 5,421 fives);
+    # Hinton et al. used all 60,000, unbalanced.
+    "transfer_size": (10_000, 45_000),
     "student_hidden": ((30, 30), (800, 800)),  # hidden layer widths of the MLP student
     "student_epochs": (20, 60),
     "student_lr": (3e-3, 1e-3),
@@ -99,6 +104,7 @@ SIZES = {
     "member_epochs": (3, 10),
     # Notebook 04: students for logits, hints (a student half as deep as the 12-layer
     # teacher) and a teacher assistant between the teacher and a tiny student.
+    "variant_epochs": (12, 60),  # every student of notebook 04 (fewer than 01's: it trains four comparisons)
     "hint_student_width": (32, 128),
     "assistant_hidden": ((100, 100), (400, 400)),
     "tiny_hidden": ((10,), (30,)),

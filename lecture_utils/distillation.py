@@ -161,3 +161,19 @@ def best_bias_shift(logits: torch.Tensor, labels: torch.Tensor, cls: int, shifts
         accuracies.append((shifted.argmax(dim=1) == labels).double().mean().item())
     best = max(range(len(accuracies)), key=accuracies.__getitem__)
     return float(shifts[best]), accuracies
+
+
+def bias_shift_for_share(logits: torch.Tensor, cls: int, share: float, shifts) -> float:
+    """A shift of class ``cls``'s logit chosen with no labels at all: the one whose share of ``cls``
+    answers on (unlabelled) ``logits`` is closest to ``share`` (a tenth, for a digit of MNIST's ten,
+    which appear about equally often). The first such shift if several tie."""
+    if not 0.0 < float(share) < 1.0:
+        raise ValueError(f"share must be a fraction between 0 and 1 (a tenth is 0.1), got {share!r}")
+    gaps = []
+    for shift in shifts:
+        shifted = logits.clone()
+        shifted[:, cls] += float(shift)
+        gaps.append(abs((shifted.argmax(dim=1) == cls).double().mean().item() - float(share)))
+    if not gaps:
+        raise ValueError("shifts is empty: give the candidate shifts to choose from")
+    return float(shifts[min(range(len(gaps)), key=gaps.__getitem__)])

@@ -155,10 +155,26 @@ class SeedStack(nn.Module):
         return f"{len(self)} copies{seeds} of\n{self._base!r}"
 
 
+def _per_copy(outputs) -> list:
+    """A stack's outputs split into one output per copy: a tensor ``(copies, batch, ...)`` into its
+    slices; a tuple or list of them (a network returning ``(logits, [hints])``) into one such tuple
+    per copy, each element sliced alike."""
+    if isinstance(outputs, torch.Tensor):
+        if outputs.dim() < 2:
+            raise ValueError(f"stacked_loss expects outputs of shape (copies, batch, ...) from a SeedStack, "
+                             f"got shape {tuple(outputs.shape)}")
+        return list(outputs.unbind(0))
+    if isinstance(outputs, (tuple, list)) and outputs:
+        return [type(outputs)(parts) for parts in zip(*(_per_copy(o) for o in outputs))]
+    raise TypeError(f"stacked_loss expects a SeedStack's outputs (a tensor, or a tuple or list of them), "
+                    f"got {type(outputs).__name__}")
+
+
 def stacked_loss(loss_fn) -> Callable[..., torch.Tensor]:
     """Turn a loss for one network, ``loss_fn(logits, *targets)``, into one for a ``SeedStack``:
     the sum over the copies of ``loss_fn(stacked_logits[k], *targets)``, every copy judged on the
-    same targets (labels, a teacher's logits...).
+    same targets (labels, a teacher's logits...). A network that returns a tuple (FitNets'
+    ``HintStudent``: logits and hints) gives ``loss_fn`` its own tuple, sliced for copy k.
 
     ``loss_fn`` may also be a list with one loss per copy: copy k is then trained with
     ``loss_fn[k]``, so different recipes (labels, distillation, ...) train in one stack, each on
@@ -171,11 +187,8 @@ def stacked_loss(loss_fn) -> Callable[..., torch.Tensor]:
     if per_copy is not None and not all(callable(f) for f in per_copy):
         raise TypeError(f"stacked_loss needs a loss function or a list of them, one per copy, got {loss_fn!r}")
 
-    def loss(stacked_logits: torch.Tensor, *targets: torch.Tensor) -> torch.Tensor:
-        if stacked_logits.dim() < 2:
-            raise ValueError(f"stacked_loss expects outputs of shape (copies, batch, ...) from a SeedStack, "
-                             f"got shape {tuple(stacked_logits.shape)}")
-        copies = stacked_logits.unbind(0)
+    def loss(stacked_outputs, *targets: torch.Tensor) -> torch.Tensor:
+        copies = _per_copy(stacked_outputs)
         if per_copy is not None and len(per_copy) != len(copies):
             raise ValueError(f"stacked_loss was given {len(per_copy)} losses for a stack of {len(copies)} copies")
         losses = per_copy or [loss_fn] * len(copies)

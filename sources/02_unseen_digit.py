@@ -8,11 +8,11 @@
 # what a 7 is.* Hinton, Vinyals & Dean (2015) tried it on MNIST with the 3s removed. Here we remove the 7s (change
 # `OMITTED_DIGIT` below and re-run to remove another digit).
 #
-# 1. Two students with the same architecture, seed and epochs learn from the same images, none of them a 7: one from
-#    the labels, one from the teacher's soft targets.
+# 1. Two students with the same architecture and epochs learn from the same images, none of them a 7: one from
+#    the labels, one from the teacher's soft targets; each with three seeds (mean ± sd, as in notebook 01).
 # 2. We count how many test 7s each gets right.
 # 3. We raise the omitted class's output bias, as in the paper, choosing the amount on a validation split held out
-#    from the training set (never on the test set).
+#    from the training set (never on the test set), and, for comparison, with no labelled 7s at all.
 #
 # Expected run time: about 30 s on a laptop CPU.
 
@@ -31,9 +31,9 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import (MLP, balanced_subset, count_parameters, distillation_loss, drop_digit, evaluate, fit,
-                           load_mnist, make_loader, predict_logits, seed_everything, train_val_split)
-from lecture_utils.distillation import best_bias_shift, shift_class_bias
+from lecture_utils import (MLP, Spread, balanced_subset, claim, clearly_below, count_parameters, distillation_loss, drop_digit,
+                           evaluate, load_mnist, make_loader, predict_logits, train_recipes, train_val_split, verdict)
+from lecture_utils.distillation import bias_shift_for_share, bias_shift_outcome, best_bias_shift, shift_class_bias
 from lecture_utils.exercises import check_best_bias_shift, check_drop_digit
 from lecture_utils.widgets import BiasShiftSlider
 from lecture_utils.pretrained import load_teacher
@@ -96,89 +96,115 @@ print(f"on the transfer set (no {OMITTED_DIGIT}s), the teacher's mean probabilit
 #
 # ## Two students, neither of which sees a 7
 #
-# Same architecture, same starting weights (same seed), same images in the same order, same epochs. The distilled
-# student learns from the soft targets alone ($\alpha = 1$): the labels could only teach it that the omitted digit
-# never occurs. Expected run time: about 12 s.
+# Same architecture, same starting weights for a given seed, same images in the same order, same epochs; three seeds
+# of each, trained together. The distilled student learns from the soft targets alone ($\alpha = 1$): the labels
+# could only teach it that the omitted digit never occurs. Expected run time: about 10 s.
 
 # %%
-def make_student():
-    seed_everything(setup.seed)
-    return MLP(hidden=P.unseen_hidden)
+SEEDS = list(range(P.seeds))
+recipes = {"on labels": lambda z, v, y: F.cross_entropy(z, y),
+           "distilled": functools.partial(distillation_loss, temperature=P.unseen_temperature, alpha=1.0)}
+students = train_recipes(lambda: MLP(hidden=P.unseen_hidden), recipes, SEEDS,
+                         make_loader(x_transfer, teacher_logits, y_transfer, seed=setup.seed),
+                         epochs=P.unseen_epochs, lr=P.student_lr)
+before = {name: [evaluate(m, x_test, y_test) for m in nets] for name, nets in students.items()}
 
 
-label_student = make_student()
-fit(label_student, make_loader(x_transfer, y_transfer, seed=setup.seed), F.cross_entropy,
-    epochs=P.unseen_epochs, lr=P.student_lr, name="student on labels")
-distilled = make_student()
-soft_loss = functools.partial(distillation_loss, temperature=P.unseen_temperature, alpha=1.0)
-fit(distilled, make_loader(x_transfer, teacher_logits, y_transfer, seed=setup.seed), soft_loss,
-    epochs=P.unseen_epochs, lr=P.student_lr, name=f"distilled student (T = {P.unseen_temperature:g})")
+def right_on_digit(result):  # % of the test images of the omitted digit answered correctly
+    return 100 * result.per_class_accuracy[OMITTED_DIGIT].item()
 
-before = {"student on labels": evaluate(label_student, x_test, y_test), "distilled student": evaluate(distilled, x_test, y_test)}
-for name, result in before.items():
-    said = int((result.predictions == OMITTED_DIGIT).sum())
-    print(f"{name:18}: test {result}; {OMITTED_DIGIT}s right: {100 * result.per_class_accuracy[OMITTED_DIGIT]:5.1f}%; "
-          f"answers '{OMITTED_DIGIT}' {said} times in all")
-assert before["student on labels"].per_class_accuracy[OMITTED_DIGIT] == 0  # it can never answer the digit
+
+for name, results in before.items():
+    print(f"student {name:10}: {Spread([r.errors for r in results])} test errors; "
+          f"{OMITTED_DIGIT}s right: {Spread([right_on_digit(r) for r in results], '.1f')}%; answers "
+          f"'{OMITTED_DIGIT}' {Spread([int((r.predictions == OMITTED_DIGIT).sum()) for r in results])} times in all "
+          f"({len(SEEDS)} seeds)")
 
 # %% [markdown]
-# The label-trained student cannot answer the omitted digit at all: it was trained to give it probability zero. The
-# distilled student already gets some of them right, from soft targets alone. It tends to under-predict the digit,
-# because its output bias for it was never pushed up by a single example: the paper's fix is to raise that bias.
+# The label-trained student cannot answer the omitted digit at all (the line above: 0 times): it was trained to give it
+# probability zero. The distilled student already gets some of them right, from soft targets alone. It tends to
+# under-predict the digit, because its output bias for it was never pushed up by a single example: the paper's fix is
+# to raise that bias.
 #
 # ## Raising the omitted digit's bias, chosen on the validation split
+#
+# For each distilled seed, the shift with the highest accuracy on the 5,000 validation images (the curve shows seed
+# 0's). The validation set has labelled 7s, which the student's own training data lacked; so we also try a choice
+# that uses **no labelled 7s at all**: on the validation images *without* their labels, raise the bias until a tenth of
+# the answers are 7s (MNIST's ten digits are about equally common).
 
 # %%
 shifts = torch.arange(0.0, 10.01, 0.25).tolist()
-best_shift, val_accuracy = best_bias_shift(predict_logits(distilled, x_val), y_val, OMITTED_DIGIT, shifts)
+val_logits = [predict_logits(m, x_val) for m in students["distilled"]]
+test_logits = [predict_logits(m, x_test) for m in students["distilled"]]
+chosen = [best_bias_shift(z, y_val, OMITTED_DIGIT, shifts) for z in val_logits]  # (shift, accuracies) per seed
+label_free = [bias_shift_for_share(z, OMITTED_DIGIT, 0.1, shifts) for z in val_logits]
+
 fig, ax = plt.subplots(figsize=(5.5, 2.6))
-ax.plot(shifts, [100 * a for a in val_accuracy])
-ax.axvline(best_shift, color="tab:red", ls="--", label=f"chosen: +{best_shift:g}")
+ax.plot(shifts, [100 * a for a in chosen[0][1]])
+ax.axvline(chosen[0][0], color="tab:red", ls="--", label=f"chosen on validation: +{chosen[0][0]:g}")
+ax.axvline(label_free[0], color="tab:purple", ls=":", label=f"a tenth of answers 7: +{label_free[0]:g}")
 ax.set_xlabel(f"added to the bias of class {OMITTED_DIGIT}")
 ax.set_ylabel("validation accuracy (%)")
-ax.legend()
+ax.set_title("distilled student, seed 0", fontsize=10)
+ax.legend(fontsize=8)
 plt.show()
 
-adjusted = shift_class_bias(copy.deepcopy(distilled), OMITTED_DIGIT, best_shift)  # a copy, with the chosen shift
-after = evaluate(adjusted, x_test, y_test)
+# The outcome on the test set of each choice, per seed: errors, errors on the digit, other digits taken for it.
+outcomes = {
+    "before the shift": [bias_shift_outcome(z, y_test, OMITTED_DIGIT, 0.0) for z in test_logits],
+    "shift chosen on validation": [bias_shift_outcome(z, y_test, OMITTED_DIGIT, s) for z, (s, _) in zip(test_logits, chosen)],
+    "shift chosen without labels": [bias_shift_outcome(z, y_test, OMITTED_DIGIT, s) for z, s in zip(test_logits, label_free)],
+}
 
 # %% [markdown]
-# Move the shift and watch what it trades, on the test set (the choice above was made on the validation split, and
-# the dashed line marks it): fewer missed 7s, more images of other digits taken for a 7.
+# Move the shift and watch what it trades, on the test set, for seed 0's distilled student (the dashed line marks the
+# validation choice): fewer missed 7s, more images of other digits taken for a 7.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-BiasShiftSlider(predict_logits(distilled, x_test), y_test, OMITTED_DIGIT, chosen=best_shift, shift=best_shift)
+BiasShiftSlider(test_logits[0], y_test, OMITTED_DIGIT, chosen=chosen[0][0], shift=chosen[0][0])
 
 # %%
 n_omitted = int((y_test == OMITTED_DIGIT).sum())
-b = before["distilled student"]
 
 
-def errors_on_digit(result):
-    return int(((result.predictions != result.labels) & (result.labels == OMITTED_DIGIT)).sum())
+def spread(key, name):
+    return Spread([o[key] for o in outcomes[name]])
 
 
-def false_digit(result):  # images of other digits taken for the omitted one
-    return int(((result.predictions == OMITTED_DIGIT) & (result.labels != OMITTED_DIGIT)).sum())
+print(f"{'distilled student (ours, ' + str(len(SEEDS)) + ' seeds)':38} {'shift':>12} {'errors':>10} "
+      f"{'on ' + str(OMITTED_DIGIT) + 's':>9} {'other digits as ' + str(OMITTED_DIGIT):>19}")
+shift_used = {"before the shift": [0.0] * len(SEEDS), "shift chosen on validation": [s for s, _ in chosen],
+              "shift chosen without labels": label_free}
+for name in outcomes:
+    print(f"{name:38} {str(Spread(shift_used[name], '.2f')):>12} {str(spread('errors', name)):>10} "
+          f"{str(spread('errors_on_cls', name)):>9} {str(spread('false_cls', name)):>19}")
+print(f"\nHinton et al. (published, one run, 3s omitted): 206 errors, 133 on the 1010 test 3s before the shift; "
+      f"109 errors, 14 on 3s after +3.5.")
+print(f"Ours: {OMITTED_DIGIT}s omitted ({n_omitted} in the test set), a {'-'.join(map(str, (784,) + P.unseen_hidden + (10,)))} "
+      f"student ({count_parameters(students['distilled'][0]):,} parameters), {len(y_transfer):,} transfer images, "
+      f"T = {P.unseen_temperature:g}, {P.unseen_epochs} epochs, a CNN teacher.")
+print("Published: a 784-800-800-10 student, the 60,000-image training set minus its 3s, a 784-1200-1200-10 teacher, T = 20.")
 
-
-print(f"{'':34} {'ours: errors':>14} {'on ' + str(OMITTED_DIGIT) + 's':>9}   {'Hinton et al. (published): errors':>34} {'on 3s':>6}")
-print(f"{'distilled, before the bias shift':34} {b.errors:>14} {errors_on_digit(b):>9}   {206:>34} {133:>6}")
-print(f"{'distilled, after +' + format(best_shift, 'g'):34} {after.errors:>14} {errors_on_digit(after):>9}   {'109 (after +3.5)':>34} {14:>6}")
-print(f"\nOurs: {OMITTED_DIGIT}s omitted ({n_omitted} in the test set), a {'-'.join(map(str, (784,) + P.unseen_hidden + (10,)))} "
-      f"student ({count_parameters(distilled):,} parameters), {len(y_transfer):,} transfer images, T = {P.unseen_temperature:g}, "
-      f"{P.unseen_epochs} epochs, a CNN teacher.")
-print("Published: 3s omitted (1010 in the test set), a 784-800-800-10 student, the 60,000-image training set minus its 3s, "
-      "a 784-1200-1200-10 teacher, T = 20.")
-omitted_accuracy = after.per_class_accuracy[OMITTED_DIGIT].item()
-print(f"\nafter the shift the distilled student gets {100 * omitted_accuracy:.1f}% of the test {OMITTED_DIGIT}s right, "
-      "never having seen one")
-print(f"the price: images of other digits taken for a {OMITTED_DIGIT}, {false_digit(b)} before the shift, "
-      f"{false_digit(after)} after")
-assert false_digit(after) > false_digit(b)  # what the slider above shows: the shift trades one error for another
-if P.name == "lecture":
-    assert omitted_accuracy >= 0.80
+right_after = Spread([100 * (1 - o["errors_on_cls"] / n_omitted) for o in outcomes["shift chosen on validation"]], ".1f")
+claim("C5", min(right_after.values) >= 80 and all(right_on_digit(r) == 0 for r in before["on labels"]),
+      f"never having seen a {OMITTED_DIGIT}, the distilled student gets {right_after}% of the {n_omitted} test "
+      f"{OMITTED_DIGIT}s right after the shift chosen on validation (every seed at least 80%); the student on labels 0%")
+false_before, false_after = spread("false_cls", "before the shift"), spread("false_cls", "shift chosen on validation")
+others_before = Spread([o["errors"] - o["errors_on_cls"] for o in outcomes["before the shift"]])
+others_after = Spread([o["errors"] - o["errors_on_cls"] for o in outcomes["shift chosen on validation"]])
+print(f"the price of the shift: other digits taken for a {OMITTED_DIGIT}, {false_before} before, {false_after} after; "
+      f"errors on the other digits {others_before} before, {others_after} after")
+free = spread("errors", "shift chosen without labels")
+print(f"without any labelled {OMITTED_DIGIT}: {free} test errors, "
+      f"{Spread([100 * (1 - o['errors_on_cls'] / n_omitted) for o in outcomes['shift chosen without labels']], '.1f')}% "
+      f"of the {OMITTED_DIGIT}s right; against the validation-label choice: "
+      f"{verdict(free, spread('errors', 'shift chosen on validation'))}")
+missed_before, missed_after = spread("errors_on_cls", "before the shift"), spread("errors_on_cls", "shift chosen on validation")
+claim("C5", clearly_below(missed_after, missed_before) and clearly_below(false_before, false_after),
+      f"the shift trades one error for another: missed {OMITTED_DIGIT}s {missed_before} -> {missed_after}, other digits "
+      f"taken for a {OMITTED_DIGIT} {false_before} -> {false_after}")
 
 
 # %% [markdown]
@@ -206,18 +232,23 @@ check_best_bias_shift(my_best_bias_shift)
 
 # %% [markdown]
 # ## Test images of the omitted digit, and what each student answered
+#
+# Seed 0 of each: the student on labels, and the distilled student after its validation-chosen shift.
 
 # %%
+seed0_after = shift_class_bias(copy.deepcopy(students["distilled"][0]), OMITTED_DIGIT, chosen[0][0])
+after = evaluate(seed0_after, x_test, y_test)
 omitted = torch.nonzero(y_test == OMITTED_DIGIT).flatten()[:12]
-answers = {"labels": before["student on labels"].predictions, "distilled": after.predictions}
-fig, axes = plt.subplots(2, 6, figsize=(8, 3.4))
+answers = {"labels": before["on labels"][0].predictions, "distilled": after.predictions}
+fig, axes = plt.subplots(2, 6, figsize=(8, 3.6))
 for ax, i in zip(axes.flat, omitted.tolist()):
     ax.imshow(x_test[i, 0], cmap="gray_r")
     right = answers["distilled"][i] == OMITTED_DIGIT
-    ax.set_title(f"labels: {answers['labels'][i]}\ndistilled: {answers['distilled'][i]}", fontsize=9,
+    ax.set_title(f"on labels: {answers['labels'][i]}\ndistilled: {answers['distilled'][i]}", fontsize=8,
                  color="tab:green" if right else "tab:red")
     ax.axis("off")
-fig.suptitle(f"test {OMITTED_DIGIT}s: the answers of the student on labels and of the distilled one (bias shifted)", fontsize=10)
+fig.suptitle(f"test {OMITTED_DIGIT}s: the answer of the student on labels, and of the distilled student after a "
+             f"+{chosen[0][0]:g} shift (green: right)", fontsize=9)
 plt.show()
 
 # %%
@@ -233,12 +264,24 @@ ax.set_xticks(range(10))
 ax.set_yticks(range(10))
 ax.set_xlabel("predicted")
 ax.set_ylabel("true digit")
-ax.set_title("distilled student after the bias shift", fontsize=10)
+ax.set_title(f"distilled student (seed 0) after the +{chosen[0][0]:g} shift", fontsize=10)
 plt.show()
-row = confusion[OMITTED_DIGIT]
-print(f"test {OMITTED_DIGIT}s taken for other digits: " + ", ".join(f"{d}: {int(row[d])}" for d in range(10) if d != OMITTED_DIGIT and row[d]))
+row = confusion[OMITTED_DIGIT].clone()
+row[OMITTED_DIGIT] = 0
+print(f"test {OMITTED_DIGIT}s the student (seed 0) takes for other digits: "
+      + ", ".join(f"{d}: {int(row[d])}" for d in range(10) if row[d]))
+teacher_soft = torch.softmax(predict_logits(teacher, x_test[y_test == OMITTED_DIGIT]) / P.unseen_temperature, dim=1).mean(0)
+teacher_soft[OMITTED_DIGIT] = 0
+student_top, teacher_top = row.argsort(descending=True)[:2].tolist(), teacher_soft.argsort(descending=True)[:2].tolist()
+print(f"the student's missed {OMITTED_DIGIT}s go most often to {student_top}; the teacher's soft outputs for test "
+      f"{OMITTED_DIGIT}s (T = {P.unseen_temperature:g}) put most of their doubt on {teacher_top}: "
+      + ("the same digits" if set(student_top) == set(teacher_top) else
+         "shared: " + str(sorted(set(student_top) & set(teacher_top))) if set(student_top) & set(teacher_top) else
+         "different digits"))
 
 # %% [markdown]
 # The soft targets carried enough about a digit the student never saw for it to recognise most of them, once its
-# bias for that digit was set on held-out data. The remaining mistakes go to the digits that resemble the omitted one,
-# the same similarities the teacher's soft outputs expressed (notebook 01, C4).
+# bias for that digit was set on held-out data. Where the remaining mistakes go is printed above, beside where the
+# teacher's own doubts about a 7 lie. They need not match: the student heard about 7s only through the teacher's
+# small probabilities of "7" on images of *other* digits, so what it takes for a 7 is shaped by those images, not by
+# the teacher's view of real 7s.

@@ -26,8 +26,9 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import (MLP, balanced_subset, count_parameters, distillation_loss, evaluate, fit, load_mnist,
-                           make_loader, predict_logits, seed_everything)
+from lecture_utils import (MLP, Spread, balanced_subset, claim, clearly_below, count_parameters, distillation_loss,
+                           evaluate, fit, load_mnist, make_loader, predict_logits, seed_everything,
+                           train_recipes, verdict)
 from lecture_utils.config import wall_times_shown
 from lecture_utils.ensembles import average_state_dicts, ensemble_probabilities, majority_vote
 from lecture_utils.exercises import check_average_state_dicts, check_ensemble_probabilities
@@ -36,7 +37,7 @@ from lecture_utils.exercises import check_average_state_dicts, check_ensemble_pr
 # ## Train the members
 #
 # Each member has the same architecture and data but its own seed (its own starting weights and data order). We keep
-# the first member's weights at the end of every epoch, for checkpoint averaging later. Expected run time: about 30 s.
+# every member's weights at the end of every epoch, for checkpoint averaging later. Expected run time: about 25 s.
 
 # %%
 x_train, y_train = load_mnist(train=True)
@@ -47,14 +48,13 @@ def snapshot(epoch, model):
     return copy.deepcopy(model.state_dict())
 
 
-members, snapshots = [], None
+members, snapshots = [], []  # snapshots[i][epoch]: member i's weights at the end of that epoch
 for seed in range(P.ensemble_size):
     seed_everything(seed)
     member = MLP(hidden=P.member_hidden)
     history = fit(member, make_loader(x_train, y_train, seed=seed), F.cross_entropy, epochs=P.member_epochs,
-                  lr=P.student_lr, seed=seed, name=f"member {seed}", on_epoch_end=snapshot if seed == 0 else None)
-    if seed == 0:
-        snapshots = history.extras
+                  lr=P.student_lr, seed=seed, name=f"member {seed}", on_epoch_end=snapshot)
+    snapshots.append(history.extras)
     members.append(member)
 
 # %% [markdown]
@@ -84,6 +84,7 @@ for n in range(1, len(members) + 1):
 
 sizes = range(1, len(members) + 1)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
+fig.subplots_adjust(wspace=0.4)
 ax1.plot(sizes, single, "o:", color="gray", label="member n alone")
 ax1.plot(sizes, averaged, "o-", label="average of n members")
 ax1.plot(sizes, voted, "s--", label="vote of n members")
@@ -102,12 +103,14 @@ print(f"{'n':>2} {'averaged':>9} {'voted':>6} {'forward passes':>15} {'parameter
 for n in sizes:
     ms = f"{1000 * seconds[n - 1]:.1f}" if wall_times_shown() else "(run the cell)"
     print(f"{n:>2} {averaged[n - 1]:>9} {voted[n - 1]:>6} {n:>15} {n * params_one:>11,} {ms:>19}")
-assert averaged[-1] < min(single)  # the ensemble beats every one of its members
+claim("C6", averaged[-1] < min(single),
+      f"the average of {len(members)} members makes {averaged[-1]} test errors, fewer than every member alone "
+      f"({Spread(single)}: {min(single)} to {max(single)}), at {len(members)} forward passes")
 
 
 # %% [markdown]
-# The ensemble makes fewer errors than any single member, and each member added costs one more forward pass and one
-# more set of parameters: this is why ensembles win competitions and are rarely deployed.
+# The ensemble makes fewer errors than any single member (the claim check above), and each member added costs one
+# more forward pass and one more set of parameters: this is why ensembles win competitions and are rarely deployed.
 #
 # ### Exercise 1 · Average the members' outputs
 #
@@ -126,51 +129,49 @@ check_ensemble_probabilities(my_ensemble_probabilities)
 # %% [markdown]
 # ## Distil the ensemble into one student
 #
-# The same small student (the 784-30-30-10 MLP of notebook 01, same seed, data and epochs) three times: on the labels,
-# distilled from one member, and distilled from the whole ensemble. The ensemble's "logits" are the logarithms of its
-# averaged probabilities (a softmax of them gives back those probabilities). Expected run time: about 15 s.
+# The same small student (the 784-30-30-10 MLP of notebook 01, same seeds, data and epochs) trained three ways, three
+# seeds each: on the labels, distilled from one member, and distilled from the whole ensemble. The ensemble's "logits"
+# are the logarithms of its averaged probabilities (a softmax of them gives back those probabilities). Expected run
+# time: about 10 s.
 
 # %%
 x_transfer, y_transfer = balanced_subset(x_train, y_train, P.transfer_size, seed=setup.seed)
-teachers = {
-    "one member": predict_logits(members[0], x_transfer),
-    f"ensemble of {len(members)}": ensemble_probabilities(members, x_transfer).clamp_min(1e-12).log(),
-}
+ENSEMBLE = f"ensemble of {len(members)}"
+teachers = torch.stack([predict_logits(members[0], x_transfer),
+                        ensemble_probabilities(members, x_transfer).clamp_min(1e-12).log()], dim=1)
 kd_loss = functools.partial(distillation_loss, temperature=P.distill_temperature, alpha=P.distill_alpha)
-
-
-def make_student():
-    seed_everything(setup.seed)
-    return MLP(hidden=P.student_hidden)
-
-
-students = {}
-student = make_student()
-fit(student, make_loader(x_transfer, y_transfer, seed=setup.seed), F.cross_entropy, epochs=P.student_epochs,
-    lr=P.student_lr, name="student on labels")
-students["labels"] = evaluate(student, x_test, y_test)
-for name, teacher_logits in teachers.items():
-    student = make_student()
-    fit(student, make_loader(x_transfer, teacher_logits, y_transfer, seed=setup.seed), kd_loss,
-        epochs=P.student_epochs, lr=P.student_lr, name=f"student from {name}")
-    students[name] = evaluate(student, x_test, y_test)
+recipes = {"labels": lambda z, v, y: F.cross_entropy(z, y),
+           "one member": lambda z, v, y: kd_loss(z, v[:, 0], y),
+           ENSEMBLE: lambda z, v, y: kd_loss(z, v[:, 1], y)}
+students = train_recipes(lambda: MLP(hidden=P.student_hidden), recipes, range(P.seeds),
+                         make_loader(x_transfer, teachers, y_transfer, seed=setup.seed),
+                         epochs=P.student_epochs, lr=P.student_lr)
+student_errors = {name: Spread([evaluate(m, x_test, y_test).errors for m in nets]) for name, nets in students.items()}
 
 # %%
-teacher_errors = {"labels": "", "one member": single[0], f"ensemble of {len(members)}": averaged[-1]}
-teacher_params = {"labels": "", "one member": f"{params_one:,}", f"ensemble of {len(members)}": f"{len(members) * params_one:,}"}
-print(f"{'student learns from':22} {'teacher errors':>15} {'teacher params':>15} {'student params':>15} {'student errors':>15}")
-for name, result in students.items():
-    print(f"{name:22} {teacher_errors[name]:>15} {teacher_params[name]:>15} {count_parameters(make_student()):>15,} {result.errors:>15}")
+teacher_errors = {"labels": "", "one member": single[0], ENSEMBLE: averaged[-1]}
+teacher_params = {"labels": "", "one member": f"{params_one:,}", ENSEMBLE: f"{len(members) * params_one:,}"}
+print(f"{'student learns from':22} {'teacher errors':>15} {'teacher params':>15} {'student params':>15} "
+      f"{'student errors (' + str(P.seeds) + ' seeds)':>25}")
+for name, errors in student_errors.items():
+    print(f"{name:22} {teacher_errors[name]:>15} {teacher_params[name]:>15} "
+          f"{count_parameters(students[name][0]):>15,} {str(errors):>25}")
+print(f"\nfrom the ensemble against from one member: {verdict(student_errors[ENSEMBLE], student_errors['one member'])}")
+claim("C6", clearly_below(student_errors[ENSEMBLE], student_errors["labels"]),
+      f"one student distilled from the ensemble: {student_errors[ENSEMBLE]} test errors at one network's cost "
+      f"({count_parameters(students[ENSEMBLE][0]):,} parameters), against {student_errors['labels']} on labels, "
+      f"{P.seeds} seeds each")
 
 
 # %% [markdown]
-# The student keeps one network's cost and takes part of the ensemble's advantage with it; what it gains over the
-# one-member teacher depends on how much better the ensemble is than one member (compare the teacher errors).
+# The student keeps one network's cost and takes part of the ensemble's advantage with it. Whether the ensemble teaches
+# it more than one member does is the line before the check: that depends on how much better the ensemble is than
+# one member (compare the teacher errors).
 #
 # ## C12 · Averaging parameters instead of outputs
 #
 # **Along one training run** (checkpoint averaging, as done in machine translation): the weights saved at the end of
-# the last epochs of member 0 are averaged into one network. Nearby points of one run lie in the same basin, so the
+# the last epochs of each member are averaged into one network. Nearby points of one run lie in the same basin, so the
 # average is still a good network.
 
 # %%
@@ -180,21 +181,28 @@ def network_with(state_dict):
     return net
 
 
-last = evaluate(members[0], x_test, y_test).errors
-for k in range(2, len(snapshots) + 1):
-    averaged_run = evaluate(network_with(average_state_dicts(snapshots[-k:])), x_test, y_test).errors
-    print(f"average of the last {k} epoch checkpoints of member 0: {averaged_run} test errors (last checkpoint alone: {last})")
+last = Spread([evaluate(m, x_test, y_test).errors for m in members])
+along_run = {}
+for k in range(2, P.member_epochs + 1):  # the last k epoch checkpoints of each member, averaged
+    along_run[k] = Spread([evaluate(network_with(average_state_dicts(run[-k:])), x_test, y_test).errors
+                           for run in snapshots])
+    print(f"average of the last {k} epoch checkpoints: {along_run[k]} test errors over the {len(members)} members "
+          f"(the last checkpoint alone: {last}): {verdict(along_run[k], last)}")
 
 # %% [markdown]
-# On MNIST with a few epochs the change is small and not always an improvement: checkpoint averaging pays off most with
-# long runs and noisy updates. **Across independently trained models** it fails:
+# The lines above are what checkpoint averaging did here, over every member (how large the effect is depends on the
+# run: it pays off most with long runs and noisy updates, where the last checkpoint is one noisy point of many).
+# **Across independently trained models** it fails:
 
 # %%
 averaged_members = network_with(average_state_dicts([m.state_dict() for m in members]))
 independent = evaluate(averaged_members, x_test, y_test)
 print(f"weights of the {len(members)} members averaged: test {independent} "
       f"(their outputs averaged: {averaged[-1]} errors)")
-assert independent.errors > 5 * averaged[-1]
+claim("C12", not clearly_below(last, along_run[2]) and independent.errors > 5 * averaged[-1],
+      f"parameters averaged along one run (last 2 checkpoints): {along_run[2]} test errors, no worse than the last "
+      f"checkpoint ({last}); averaged across {len(members)} independent members: {independent.errors}, "
+      f"against {averaged[-1]} when their outputs are averaged")
 
 # %% [markdown]
 # Why: the hidden units of a network can be put in any order without changing what it computes. Two independently

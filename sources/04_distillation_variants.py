@@ -9,12 +9,16 @@
 #    trained "mimic" networks with an L2 loss on the logits. We compare that with distillation at several
 #    temperatures, and check numerically Hinton et al.'s remark that at high temperature the two are the same thing.
 # 2. **Intermediate layers (C10).** With a 12-layer teacher and a 6-layer student, make the student's layer 3 like
-#    the teacher's layer 6 and its layer 6 like the teacher's layer 12 (FitNets-style "hints", Romero et al. 2015).
+#    the teacher's layer 6 and its layer 6 like the teacher's layer 12 (FitNets-style "hints", Romero et al. 2015);
+#    and in FitNets' own regime, a student thinner *and deeper* than its teacher, hints first, then distillation.
 # 3. **A teacher assistant (C11).** If teacher and student are far apart in size, put a mid-sized network between
-#    them (Mirzadeh et al. 2020).
+#    them (Mirzadeh et al. 2020): a 12-layer teacher, a student with one layer of 10 units.
 #
-# Every variant gets the same student, seed, data and epochs as its baseline. Where a variant does not help in our
-# small setting, the table says so. Expected run time: about 70 s on a laptop CPU.
+# Every variant gets the same student, seeds, data and epochs as its baseline, three seeds each (mean ± sd; a
+# difference inside the seeds' spread is "no difference", as in notebook 01). Each comparison ends with a line that
+# says, from the numbers, whether the variant helped; where it does not at our scale, the published result is beside
+# ours. Nothing is tuned here: the temperature and weights are notebook 01's. Expected run time: about 50 s on a
+# laptop CPU.
 
 # %%
 # %matplotlib inline
@@ -30,11 +34,15 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import (MLP, balanced_subset, count_parameters, distillation_loss, evaluate, fit, load_mnist,
-                           make_loader, predict_logits, seed_everything)
+from torch import nn
+
+from lecture_utils import (MLP, SeedStack, Spread, balanced_subset, claim, clearly_below, count_parameters,
+                           distillation_loss, evaluate, fit, load_mnist, make_loader, predict_logits, seed_everything,
+                           stacked_loss, train_recipes, verdict)
 from lecture_utils.distillation import logit_matching_loss, soft_target_loss
 from lecture_utils.exercises import check_hidden_activations, check_logit_matching_loss
-from lecture_utils.fitnets import HintStudent, hidden_activations, hint_distillation_loss, teacher_hints
+from lecture_utils.fitnets import (HintStudent, explained_variance, guided_part, hidden_activations,
+                                   hint_distillation_loss, teacher_hints)
 from lecture_utils.pretrained import load_teacher
 
 x_train, y_train = load_mnist(train=True)
@@ -42,46 +50,59 @@ x_test, y_test = load_mnist(train=False)
 x_transfer, y_transfer = balanced_subset(x_train, y_train, P.transfer_size, seed=setup.seed)
 
 
-def train(hidden, loader, loss_fn, name):
-    # Every student here: same seed (same starting weights for the same shape), data order and epochs.
-    seed_everything(setup.seed)
-    student = MLP(hidden=hidden)
-    fit(student, loader, loss_fn, epochs=P.student_epochs, lr=P.student_lr, name=name)
-    return student
+SEEDS = list(range(P.seeds))
 
 
-def row(name, model, result, note=""):
-    return f"{name:38} {count_parameters(model):>10,} {result.errors:>12}  {note}"
+def train(hidden, recipes, loader, **fit_kwargs):
+    """Every recipe with every seed, in one stack: same starting weights per seed, data order and epochs."""
+    fit_kwargs = {"epochs": P.variant_epochs, "lr": P.student_lr, **fit_kwargs}
+    return train_recipes(lambda: MLP(hidden=hidden), recipes, SEEDS, loader, **fit_kwargs)
 
 
-HEADER = f"{'':38} {'parameters':>10} {'test errors':>12}"
+def test_errors(networks):
+    return Spread([evaluate(m, x_test, y_test).errors for m in networks])
+
+
+def row(name, parameters, errors):
+    return f"{name:44} {parameters:>10,} {str(errors):>12}"
+
+
+HEADER = f"{'':44} {'parameters':>10} {'test errors':>12}   ({len(SEEDS)} seeds: mean ± sd)"
+
+
+def on_labels(student_logits, teacher_logits, labels):
+    return F.cross_entropy(student_logits, labels)
 
 # %% [markdown]
 # ## C9 · Matching logits
 #
 # The mimic loss compares logits directly: $\frac{1}{2}\sum_i (z_i - v_i)^2$, after subtracting each example's mean
 # logit (a constant added to every logit changes nothing after a softmax). The student is notebook 01's 784-30-30-10
-# MLP; the distilled students learn from the soft targets alone ($\alpha = 1$), so no variant sees the labels except
-# the first. Expected run time: about 25 s.
+# MLP, trained for notebook 01's 20 epochs (the sections after this one train for 12: logit matching converges more
+# slowly than the others, so it gets the longer schedule); the distilled students learn from the soft targets alone
+# ($\alpha = 1$), so no variant sees the labels except the first. Expected run time: about 12 s.
 
 # %%
 teacher, _ = load_teacher()
 teacher_logits = predict_logits(teacher, x_transfer)
 soft_loader = make_loader(x_transfer, teacher_logits, y_transfer, seed=setup.seed)
 
-logit_students = {"labels (cross-entropy)": train(P.student_hidden, make_loader(x_transfer, y_transfer, seed=setup.seed),
-                                                  F.cross_entropy, "labels")}
-logit_students["logit matching (L2, Ba & Caruana)"] = train(
-    P.student_hidden, soft_loader, lambda z, v, y: logit_matching_loss(z, v), "logit matching")
-for T in (1, 4, 20):
-    logit_students[f"distillation, T = {T}"] = train(
-        P.student_hidden, soft_loader, functools.partial(distillation_loss, temperature=T, alpha=1.0), f"T = {T}")
+LOGITS = "logit matching (L2, Ba & Caruana)"
+logit_students = train(P.student_hidden, {
+    "labels (cross-entropy)": on_labels,
+    LOGITS: lambda z, v, y: logit_matching_loss(z, v),
+    "distillation, T = 20": functools.partial(distillation_loss, temperature=20, alpha=1.0),
+}, soft_loader, epochs=P.student_epochs)  # notebook 01's student and epochs; the later sections train for fewer
+logit_errors = {name: test_errors(nets) for name, nets in logit_students.items()}
 
 # %%
 print(f"teacher: {teacher.__class__.__name__}, {count_parameters(teacher):,} parameters, {evaluate(teacher, x_test, y_test).errors} test errors\n")
 print(HEADER)
-for name, student in logit_students.items():
-    print(row(name, student, evaluate(student, x_test, y_test)))
+for name, errors in logit_errors.items():
+    print(row(name, count_parameters(logit_students[name][0]), errors))
+print(f"\nlogit matching against labels: {verdict(logit_errors[LOGITS], logit_errors['labels (cross-entropy)'])}")
+print(f"logit matching against distillation at T = 20: {verdict(logit_errors[LOGITS], logit_errors['distillation, T = 20'])}")
+print(f"distillation at T = 20 against labels: {verdict(logit_errors['distillation, T = 20'], logit_errors['labels (cross-entropy)'])}")
 
 # %% [markdown]
 # **Why high-temperature distillation is logit matching.** The gradient of the $T^2$-scaled soft loss with respect to
@@ -90,7 +111,7 @@ for name, student in logit_students.items():
 # the mimic loss. We measure how far apart the two gradients are, on the logit-matching student's outputs:
 
 # %%
-z = predict_logits(logit_students["logit matching (L2, Ba & Caruana)"], x_transfer[:500])
+z = predict_logits(logit_students[LOGITS][0], x_transfer[:500])
 v = teacher_logits[:500]
 
 
@@ -107,13 +128,16 @@ for T in (1, 2, 5, 10, 20, 50, 100, 1000):
     g_soft = gradient(lambda zz: T**2 * soft_target_loss(zz, v, T))
     gaps.append(((10 * g_soft - g_mimic).norm() / g_mimic.norm()).item())
     print(f"{T:>6} {gaps[-1]:>50.4f}")
-assert gaps[-1] < 0.01 and gaps[-1] < gaps[0]
+claim("C9", gaps[-1] < 0.01 < gaps[0] and not clearly_below(logit_errors["labels (cross-entropy)"], logit_errors[LOGITS]),
+      f"a student trained on the teacher's logits alone makes {logit_errors[LOGITS]} test errors, no more than on "
+      f"labels ({logit_errors['labels (cross-entropy)']}); the two gradients differ by {gaps[0]:.1%} at T = 1 and "
+      f"{gaps[-1]:.2%} at T = 1000")
 
 
 # %% [markdown]
 # At low temperature the two gradients differ completely; at high temperature they agree to within a fraction of a
-# percent (Hinton et al.'s remark, published). In the table above, which works better on our small student is an
-# empirical question; the lecture's point is that both work: the student can learn from the logits.
+# percent (Hinton et al.'s remark, published). Which works better on our small student is the verdict printed under
+# the table; the lecture's point, checked above, is that the student can learn from the logits.
 #
 # ### Exercise 1 · The mimic loss
 #
@@ -140,8 +164,9 @@ check_logit_matching_loss(my_logit_matching_loss)
 #
 # $$\mathcal{L} = \mathcal{L}_{KD} + \beta \sum_{(s, t)} \big\| W_s\, h^{student}_s - h^{teacher}_t \big\|^2$$
 #
-# (Romero et al. train the hints first and then distil; we add both losses at once, with $\beta = 1$.) The regressors
-# are thrown away after training. Expected run time: about 15 s.
+# (Romero et al. train the hints first and then distil; here both losses act at once, with $\beta = 1$; their
+# two-stage recipe comes next.) The regressors are thrown away after training. Three recipes, three seeds each, trained
+# together: labels, output distillation only, output distillation + hints. Expected run time: about 12 s.
 
 # %%
 deep_teacher, _ = load_teacher("deep_teacher")
@@ -154,31 +179,102 @@ deep_logits, (teacher_6, teacher_12) = teacher_hints(deep_teacher, x_transfer, [
 width = P.hint_student_width
 student_hidden = [width] * 6
 
-hint_students = {"labels": train(student_hidden, make_loader(x_transfer, y_transfer, seed=setup.seed),
-                                 F.cross_entropy, "6 layers, labels")}
 kd = functools.partial(distillation_loss, temperature=P.distill_temperature, alpha=P.distill_alpha)
-hint_students["output distillation only"] = train(
-    student_hidden, make_loader(x_transfer, deep_logits, y_transfer, seed=setup.seed), kd, "6 layers, outputs")
-
-seed_everything(setup.seed)
-with_hints = HintStudent(MLP(hidden=student_hidden), [s for s, _ in PAIRS], [width, width],
-                         [teacher_widths[t - 1] for _, t in PAIRS])
 hint_loss = functools.partial(hint_distillation_loss, temperature=P.distill_temperature, alpha=P.distill_alpha, beta=1.0)
-fit(with_hints, make_loader(x_transfer, deep_logits, y_transfer, teacher_6, teacher_12, seed=setup.seed), hint_loss,
-    epochs=P.student_epochs, lr=P.student_lr, name="6 layers, outputs + hints")
-hint_students["output distillation + hints (3->6, 6->12)"] = with_hints.student
+
+
+def with_regressors():  # the student, and the regressors that only the hint recipe uses (the others ignore them)
+    return HintStudent(MLP(hidden=student_hidden), [s for s, _ in PAIRS], [width, width],
+                       [teacher_widths[t - 1] for _, t in PAIRS])
+
+
+HINTS = "output distillation + hints (3->6, 6->12)"
+trained = train_recipes(with_regressors, {
+    "labels": lambda out, v, y, *hints: F.cross_entropy(out[0], y),
+    "output distillation only": lambda out, v, y, *hints: kd(out[0], v, y),
+    HINTS: hint_loss,
+}, SEEDS, make_loader(x_transfer, deep_logits, y_transfer, teacher_6, teacher_12, seed=setup.seed),
+    epochs=P.variant_epochs, lr=P.student_lr)
+hint_students = {name: [h.student for h in nets] for name, nets in trained.items()}
 
 # %%
+hint_errors = {name: test_errors(nets) for name, nets in hint_students.items()}
 print(HEADER)
-for name, student in hint_students.items():
-    print(row(name, student, evaluate(student, x_test, y_test)))
-print(f"(the two regressors, used only in training: {count_parameters(with_hints.regressors):,} parameters)")
+print(row("deep teacher (12 hidden layers)", count_parameters(deep_teacher), evaluate(deep_teacher, x_test, y_test).errors))
+for name, errors in hint_errors.items():
+    print(row(name, count_parameters(hint_students[name][0]), errors))
+print(f"(the two regressors, used only in training: {count_parameters(trained[HINTS][0].regressors):,} parameters)")
+
+# How closely the student's layers, through their regressors, reproduce the teacher's, on the test images:
+_, test_hints = teacher_hints(deep_teacher, x_test, [t for _, t in PAIRS])
+r2 = [Spread([explained_variance(h(x_test)[1][k].detach(), test_hints[k]) for h in trained[HINTS]], ".2f")
+      for k in range(len(PAIRS))]
+claim("C10", all(min(r.values) > 0.5 for r in r2),
+      "the student's layers match the teacher's through the regressors, on the test images: "
+      + "; ".join(f"student layer {s} -> teacher layer {t}: R² {r}" for (s, t), r in zip(PAIRS, r2)))
+print(f"\nhints against output distillation only: {verdict(hint_errors[HINTS], hint_errors['output distillation only'])}")
+print(f"output distillation against labels:     {verdict(hint_errors['output distillation only'], hint_errors['labels'])}")
 
 
 # %% [markdown]
-# Compare the last two rows: the same student and the same output loss, with and without the hints. The published
-# FitNets result (CIFAR-10, published): a 250K-parameter student with hints reached 89.01%, against its 9M-parameter
-# teacher's 90.18%.
+# The claim check shows the matching itself works: the student's layers 3 and 6 end up carrying most of what the
+# teacher's layers 6 and 12 carry (R² is the share of the teacher layer's variance they reproduce). Whether that makes
+# it a better classifier is the first verdict under the table, and whether this teacher's outputs teach it anything
+# beyond the labels is the second. (This deep MLP teacher is much weaker than the CNN of notebook 01: compare its
+# errors with the students'; a teacher barely better than its student has little to pass on.)
+#
+# ### FitNets' own regime: a student thinner *and deeper* than its teacher
+#
+# Romero et al. built hints for students that are hard to train at all: deeper and thinner than their teacher, with
+# far fewer parameters. They train in two stages: first the student's lower half alone, through a regressor, to output
+# the teacher's middle layer (the hint); then the whole student with the usual distillation loss. Here the teacher is
+# notebook 01's CNN (two convolutions and one hidden layer, 171,158 parameters) and the student the same 6-layer,
+# 32-unit MLP (30,730 parameters): its layer 3 learns the CNN's middle layer (the second convolution's pooled output,
+# 32 channels of 7 x 7) for a few epochs, then it is distilled exactly like the same student without the hint.
+
+# %%
+GUIDED = 3
+teacher_middle = nn.Sequential(*list(teacher)[:6], nn.Flatten())  # conv, ReLU, pool, conv, ReLU, pool
+with torch.no_grad():
+    hint_target = torch.cat([teacher_middle(x_transfer[i:i + 2000]) for i in range(0, len(x_transfer), 2000)])
+plain, guided = [], []
+for seed in SEEDS:  # the same starting weights for both
+    torch.manual_seed(seed)
+    plain.append(MLP(hidden=student_hidden))
+    guided.append(MLP(hidden=student_hidden))
+    guided[-1].load_state_dict(plain[-1].state_dict())
+
+# Stage 1: the guided students' lower halves learn the hint (all seeds in one stack), then take the weights back.
+torch.manual_seed(setup.seed)
+lower = [guided_part(g, GUIDED, nn.Linear(width, hint_target.shape[1])) for g in guided]
+stage_1 = SeedStack(lower)
+fit(stage_1, make_loader(x_transfer, hint_target, seed=setup.seed), stacked_loss(F.mse_loss),
+    epochs=max(1, P.variant_epochs // 4), lr=P.student_lr, name="stage 1: hints")
+for part, learned in zip(lower, stage_1.unstack()):
+    part.load_state_dict(learned.state_dict())  # the guided students' own layers now hold the trained weights
+
+# Stage 2: every student, guided or not, distilled alike from the CNN (one stack).
+stage_2 = SeedStack(plain + guided)
+fit(stage_2, soft_loader, stacked_loss(kd),
+    epochs=P.variant_epochs, lr=P.student_lr, name="stage 2: distillation")
+fitnets = stage_2.unstack()
+fitnet_errors = {"distillation only": test_errors(fitnets[:len(SEEDS)]),
+                 f"hint first (layer {GUIDED} <- conv 2), then distillation": test_errors(fitnets[len(SEEDS):])}
+print(HEADER)
+print(row("CNN teacher", count_parameters(teacher), evaluate(teacher, x_test, y_test).errors))
+for name, errors in fitnet_errors.items():
+    print(row(f"6x32 student, {name}", count_parameters(fitnets[0]), errors))
+print(f"\nhint first against distillation only: {verdict(*reversed(list(fitnet_errors.values())))}")
+print("FitNets (published, CIFAR-10): teacher about 9M parameters, 90.18%; FitNet students with hints, about 250K "
+      "parameters 89.01% (36x fewer), about 862K parameters 91.06%.")
+
+
+# %% [markdown]
+# The verdict above says what the hint bought at our scale; the published line what it bought Romero et al. Their
+# students were convolutional networks so deep and thin that they were hard to train at all, and the hint made the
+# difference there. Our 6-layer MLP students train well on their own, so a hint can mainly constrain them; thin CNN
+# students of a dozen layers or more on CIFAR-10 (hours on a GPU) would be the regime to see it. Where the verdicts
+# say "no difference", the lecture's "more such constraints usually give better results" is not shown at this size.
 #
 # ### Exercise 2 · Read the hidden layers
 #
@@ -202,27 +298,43 @@ check_hidden_activations(my_hidden_activations)
 # %% [markdown]
 # ## C11 · A teacher assistant
 #
-# A large teacher (the CNN), a tiny student, and an assistant in between. Directly: the tiny student learns from the
-# teacher. Through the assistant: the assistant learns from the teacher, then the tiny student learns from the
-# assistant. Same temperature, seeds, data and epochs everywhere. Expected run time: about 20 s.
+# A large gap: notebook 01's CNN teacher (171,158 parameters, the strongest we have) and a tiny student, one hidden
+# layer of 10 units (7,960 parameters). Directly, the tiny student learns from the teacher. Through an assistant: a
+# mid-sized network (784-100-100-10, one network, seed 0) learns from the teacher, then the tiny students learn from
+# the assistant. Same temperature, seeds, data and epochs everywhere. Expected run time: about 10 s.
 
 # %%
-assistant = train(P.assistant_hidden, soft_loader, kd, "assistant from teacher")
-assistant_logits = predict_logits(assistant, x_transfer)
-chain = {
-    "tiny student, labels": train(P.tiny_hidden, make_loader(x_transfer, y_transfer, seed=setup.seed), F.cross_entropy, "tiny, labels"),
-    "tiny student <- teacher": train(P.tiny_hidden, soft_loader, kd, "tiny from teacher"),
-    "tiny student <- assistant <- teacher": train(
-        P.tiny_hidden, make_loader(x_transfer, assistant_logits, y_transfer, seed=setup.seed), kd, "tiny from assistant"),
-}
+seed_everything(setup.seed)
+assistant = MLP(hidden=P.assistant_hidden)
+fit(assistant, soft_loader, kd, epochs=P.variant_epochs, lr=P.student_lr, name="assistant from the CNN teacher")
+both_teachers = torch.stack([teacher_logits, predict_logits(assistant, x_transfer)], dim=1)
+chain = train(P.tiny_hidden, {
+    "tiny student, labels": on_labels,
+    "tiny student <- teacher": lambda z, v, y: kd(z, v[:, 0], y),
+    "tiny student <- assistant <- teacher": lambda z, v, y: kd(z, v[:, 1], y),
+}, make_loader(x_transfer, both_teachers, y_transfer, seed=setup.seed))
+chain_errors = {name: test_errors(nets) for name, nets in chain.items()}
 print(HEADER)
-print(row("teacher (CNN)", teacher, evaluate(teacher, x_test, y_test)))
-print(row("assistant <- teacher", assistant, evaluate(assistant, x_test, y_test)))
-for name, student in chain.items():
-    print(row(name, student, evaluate(student, x_test, y_test)))
+print(row("teacher (CNN)", count_parameters(teacher), evaluate(teacher, x_test, y_test).errors))
+print(row("assistant <- teacher (one network)", count_parameters(assistant), evaluate(assistant, x_test, y_test).errors))
+for name, errors in chain_errors.items():
+    print(row(name, count_parameters(chain[name][0]), errors))
+direct, through = chain_errors["tiny student <- teacher"], chain_errors["tiny student <- assistant <- teacher"]
+print(f"\nthrough the assistant against directly: {verdict(through, direct)}")
+print(f"directly from the teacher against labels: {verdict(direct, chain_errors['tiny student, labels'])}")
+print("Mirzadeh et al. (published, CIFAR and ImageNet, deep CNNs): the student gets worse when the teacher-student "
+      "gap is large, and an intermediate-size assistant closes the gap.")
+chance = 0.9 * len(y_test)
+claim("C11", max(through.values) < 0.25 * chance,
+      f"a tiny student can learn from the assistant instead of the teacher: {through} test errors through the "
+      f"assistant ({len(SEEDS)} seeds; guessing gives {chance:,.0f}), {direct} from the teacher directly")
 
 # %% [markdown]
-# Read the last two rows against each other, and against the run-to-run noise of a single seed (tens of errors for
-# students this small; notebook 01 showed two seeds apart by about 40). Mirzadeh et al. (published) found that the
-# assistant helps when the gap is large, on CIFAR and ImageNet with deep CNNs; on MNIST with a student this tiny,
-# its capacity, not its teacher, is what limits it, and we do not tune until the assistant wins.
+# The check shows only the part of the lecture's answer that holds at any scale: a student can learn from an assistant
+# instead of the teacher. Whether the assistant *helps*, the lecture's and Mirzadeh et al.'s point, is the first
+# verdict above; where it says "no difference" or "clearly more", the published result does not reproduce here. Mirzadeh et al. measured their
+# gains on CIFAR and ImageNet with deep CNNs, where a student fails to follow a far larger teacher. The second verdict
+# says whether our tiny student gains anything from a teacher at all: with 10 hidden units it is limited by its own
+# capacity, which no teacher, direct or through an assistant, can add (it may even lose, spending its few units on
+# matching the teacher's whole distribution rather than the label). A harder task, where such a student falls far
+# short of its teacher yet can still learn from a closer one, would be the regime to test it.

@@ -153,3 +153,16 @@ def test_label_smoothing_logits_match_the_entropy_asked_for():
     assert torch.allclose(wrong.nan_to_num(p[0, 1].item()), p[0, 1].expand(3, 10))  # every wrong class alike
     with pytest.raises(ValueError, match="between 0 and log"):
         label_smoothing_logits(labels, 4.0, mean_entropy=3.0)
+
+
+def test_bias_shift_for_share_needs_no_labels():
+    from lecture_utils.distillation import bias_shift_for_share
+
+    logits = torch.zeros(100, 3)
+    logits[:, 0] = torch.linspace(-1, 1, 100)  # class 0 wins on the rows where its logit is above 0
+    logits[:, 0] -= 2.0  # ... after a shift of 2: then half the rows
+    assert bias_shift_for_share(logits, 0, 0.5, [0.0, 1.0, 2.0, 3.0]) == 2.0
+    assert bias_shift_for_share(logits, 0, 0.02, [0.0, 1.0, 2.0, 3.0]) == 1.0  # one tie at +1: a share of 0.01
+    assert bias_shift_for_share(logits, 0, 0.9, [0.0, 1.0, 2.0, 3.0]) == 3.0
+    with pytest.raises(ValueError, match="share must be a fraction"):
+        bias_shift_for_share(logits, 0, 10, [0.0])

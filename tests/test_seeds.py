@@ -184,3 +184,23 @@ def test_stacked_loss_wants_one_loss_per_copy():
         stacked_loss([F.cross_entropy] * 2)(torch.randn(3, 5, 10), torch.zeros(5, dtype=torch.long))
     with pytest.raises(TypeError, match="one per copy"):
         stacked_loss([F.cross_entropy, "ce"])
+
+
+def test_a_stack_of_networks_with_tuple_outputs_trains_like_one_at_a_time(mnist_512):
+    """FitNets' HintStudent returns (logits, [hints]): stacked, each copy's loss gets its own tuple."""
+    from lecture_utils.fitnets import HintStudent, hint_distillation_loss
+
+    x, y = mnist_512
+    g = torch.Generator().manual_seed(0)
+    teacher_logits, hint = torch.randn(len(y), 10, generator=g), torch.randn(len(y), 12, generator=g)
+    loader = make_loader(x, teacher_logits, y, hint, batch_size=64, seed=0)
+    loss_fn = functools.partial(hint_distillation_loss, temperature=4.0, alpha=0.9, beta=1.0)
+
+    def build():
+        return HintStudent(MLP(hidden=(16, 16)), [1], [16], [12])
+
+    stack = SeedStack.from_builder(build, SEEDS)
+    fit(stack, loader, stacked_loss(loss_fn), epochs=1, device="cpu", verbose=False)
+    alone = _one_after_another(build, loader, loss_fn, epochs=1)
+    for a, b in zip(stack.unstack(), alone):
+        assert torch.allclose(a.student(x[:64]), b.student(x[:64]), atol=1e-5)
