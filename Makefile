@@ -4,7 +4,7 @@ INSTALL := -e '.[test]'
 include lecture.mk
 .DEFAULT_GOAL := help
 
-.PHONY: sync lab test test-browser screenshots handouts checkpoints notebooks bench bench-write student expected grade grade-class help
+.PHONY: sync lab test test-browser screenshots handouts checkpoints notebooks bench bench-write published student expected grade grade-class help
 
 help:
 	@echo "make lab          create .venv if needed, install, open JupyterLab on notebooks/"
@@ -73,3 +73,8 @@ bench: $(STAMP)
 
 bench-write: $(STAMP)
 	$(PY) -m benchmarks.run --write
+
+# Notebooks 01 and 02 in Hinton et al.'s MNIST setting (LECTURE_PROFILE=full), beside the published
+# numbers, stored in benchmarks/README.md. For a GPU: 20 to 40 minutes there, many hours on a CPU.
+published: $(STAMP)
+	$(PY) -m benchmarks.published --write
