@@ -76,3 +76,22 @@ def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
     mse = F.mse_loss(predicted, target).item()
     variance = (target - target.mean(dim=0)).pow(2).mean().item()
     return 1.0 - mse / variance
+
+
+def middle_layer(teacher: nn.Sequential) -> tuple[nn.Sequential, str]:
+    """FitNets' hint layer: the teacher up to its middle (flattened), and what that is in words. For a
+    CNN with two pooled convolutions (notebook 01's ``SmallCNN``), the second one's pooled output;
+    for an MLP, its first hidden layer (after its ReLU)."""
+    layers = list(teacher)  # a list: slicing a SmallCNN or an MLP would build a new one
+    pools = [i for i, m in enumerate(layers) if isinstance(m, nn.MaxPool2d)]
+    relus = [i for i, m in enumerate(layers) if isinstance(m, nn.ReLU)]
+    if len(pools) >= 2:
+        part, what = layers[:pools[1] + 1], "the second convolution's pooled output"
+    elif relus:
+        part, what = layers[:relus[0] + 1], "its first hidden layer"
+    else:
+        raise ValueError("middle_layer needs a teacher with two pooled convolutions or at least one hidden layer")
+    with torch.no_grad():
+        shape = nn.Sequential(*part)(torch.zeros(1, 1, 28, 28)).shape[1:]
+    size = " x ".join(map(str, shape))
+    return nn.Sequential(*part, nn.Flatten()), f"{what} ({size})"

@@ -14,7 +14,7 @@
 # 3. We raise the omitted class's output bias, as in the paper, choosing the amount on a validation split held out
 #    from the training set (never on the test set), and, for comparison, with no labelled 7s at all.
 #
-# Expected run time: about 30 s on a laptop CPU.
+# Expected run time: about 20 s on a laptop CPU.
 
 # %%
 # %matplotlib inline
@@ -180,11 +180,12 @@ shift_used = {"before the shift": [0.0] * len(SEEDS), "shift chosen on validatio
 for name in outcomes:
     print(f"{name:38} {str(Spread(shift_used[name], '.2f')):>12} {str(spread('errors', name)):>10} "
           f"{str(spread('errors_on_cls', name)):>9} {str(spread('false_cls', name)):>19}")
-print(f"\nHinton et al. (published, one run, 3s omitted): 206 errors, 133 on the 1010 test 3s before the shift; "
+print(f"\nHinton et al. (published, 3s omitted): 206 errors, 133 on the 1010 test 3s before the shift; "
       f"109 errors, 14 on 3s after +3.5.")
 print(f"Ours: {OMITTED_DIGIT}s omitted ({n_omitted} in the test set), a {'-'.join(map(str, (784,) + P.unseen_hidden + (10,)))} "
       f"student ({count_parameters(students['distilled'][0]):,} parameters), {len(y_transfer):,} transfer images, "
-      f"T = {P.unseen_temperature:g}, {P.unseen_epochs} epochs, a CNN teacher.")
+      f"T = {P.unseen_temperature:g}, {P.unseen_epochs} epochs, a {teacher.__class__.__name__} teacher "
+      f"({count_parameters(teacher):,} parameters).")
 print("Published: a 784-800-800-10 student, the 60,000-image training set minus its 3s, a 784-1200-1200-10 teacher, T = 20.")
 
 right_after = Spread([100 * (1 - o["errors_on_cls"] / n_omitted) for o in outcomes["shift chosen on validation"]], ".1f")
@@ -283,5 +284,5 @@ print(f"the student's missed {OMITTED_DIGIT}s go most often to {student_top}; th
 # The soft targets carried enough about a digit the student never saw for it to recognise most of them, once its
 # bias for that digit was set on held-out data. Where the remaining mistakes go is printed above, beside where the
 # teacher's own doubts about a 7 lie. They need not match: the student heard about 7s only through the teacher's
-# small probabilities of "7" on images of *other* digits, so what it takes for a 7 is shaped by those images, not by
-# the teacher's view of real 7s.
+# small probabilities of "7" on images of *other* digits, so what it takes for a 7 is probably shaped by those images
+# more than by the teacher's view of real 7s.

@@ -116,3 +116,14 @@ def test_explained_variance():
     target = torch.randn(100, 4, generator=torch.Generator().manual_seed(0))
     assert explained_variance(target, target) == 1.0
     assert abs(explained_variance(target.mean(0).expand(100, 4), target)) < 1e-6
+
+
+def test_middle_layer_of_a_cnn_and_of_an_mlp():
+    from lecture_utils.fitnets import middle_layer
+    from lecture_utils.models import SmallCNN
+
+    cnn_part, cnn_what = middle_layer(SmallCNN())
+    assert cnn_part(torch.zeros(2, 1, 28, 28)).shape == (2, 32 * 7 * 7)
+    assert cnn_what == "the second convolution's pooled output (32 x 7 x 7)"
+    mlp_part, mlp_what = middle_layer(MLP(hidden=(20, 30)))
+    assert mlp_part(torch.zeros(2, 1, 28, 28)).shape == (2, 20) and mlp_what == "its first hidden layer (20)"
