@@ -70,3 +70,18 @@ def binary_mlp(hidden=(256, 256), mode: str = "float", in_features: int = 784, n
         width = h
     layers += [linear(width, num_classes), nn.BatchNorm1d(num_classes)]
     return nn.Sequential(*layers)
+
+
+def binarize_trained(model: nn.Module) -> nn.Module:
+    """A copy of a network trained in float whose weight matrices are replaced, after training, by
+    their sign times the layer's mean absolute weight (one bit per weight plus one scale per layer):
+    the sign-based 1 bit of BinaryConnect, applied without training for it (notebook 05 sets it
+    beside uniform 1-bit quantization)."""
+    import copy
+
+    binary = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, param in binary.named_parameters():
+            if name.endswith("weight") and param.dim() > 1:
+                param.copy_(binarize(param) * param.abs().mean())
+    return binary

@@ -66,11 +66,21 @@ def _broadcast(values: torch.Tensor, tensor: torch.Tensor, per_channel: bool) ->
     return values.reshape(-1, *([1] * (tensor.dim() - 1))) if per_channel else values.reshape(())
 
 
-def quantize_codes(tensor: torch.Tensor, bits: int, per_channel: bool = False):
-    """The integer codes (0 .. 2^b - 1) of ``tensor``, with the ``(scale, zero_point)`` to decode them."""
+def quantize_codes(tensor: torch.Tensor, bits: int, per_channel: bool = False,
+                   generator: torch.Generator | None = None):
+    """The integer codes (0 .. 2^b - 1) of ``tensor``, with the ``(scale, zero_point)`` to decode them.
+
+    With a ``generator``, *stochastic rounding*: w / scale is rounded up with probability equal to its
+    fractional part, down otherwise (floor(w / scale + u), u uniform in [0, 1)), so on average a weight
+    keeps its value: rounding noise, the dither of the lecture's question, instead of a fixed error."""
     scale, zero_point = quantization_params(tensor, bits, per_channel)
     s, z = _broadcast(scale, tensor, per_channel), _broadcast(zero_point, tensor, per_channel)
-    codes = torch.clamp(torch.round(tensor.detach().double() / s) + z, 0, 2**bits - 1).long()
+    scaled = tensor.detach().double() / s
+    if generator is None:
+        rounded = torch.round(scaled)
+    else:
+        rounded = torch.floor(scaled + torch.rand(scaled.shape, generator=generator, dtype=torch.float64))
+    codes = torch.clamp(rounded + z, 0, 2**bits - 1).long()
     return codes, scale, zero_point
 
 
@@ -79,9 +89,11 @@ def dequantize(codes: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tenso
     return ((codes.double() - _broadcast(zero_point, codes, per_channel)) * _broadcast(scale, codes, per_channel)).float()
 
 
-def quantize_uniform(tensor: torch.Tensor, bits: int, per_channel: bool = False) -> torch.Tensor:
-    """``tensor`` rounded to 2^bits evenly spaced levels (per tensor or per output channel)."""
-    codes, scale, zero_point = quantize_codes(tensor, bits, per_channel)
+def quantize_uniform(tensor: torch.Tensor, bits: int, per_channel: bool = False,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """``tensor`` rounded to 2^bits evenly spaced levels (per tensor or per output channel); with a
+    ``generator``, rounded stochastically (see ``quantize_codes``)."""
+    codes, scale, zero_point = quantize_codes(tensor, bits, per_channel, generator)
     return dequantize(codes, scale, zero_point, per_channel).to(tensor.dtype)
 
 
@@ -104,13 +116,15 @@ def unpack_bits(data: bytes, bits: int, count: int) -> torch.Tensor:
     return torch.from_numpy((bit_array.astype(np.uint64) * weights).sum(axis=1).astype(np.int64))
 
 
-def quantize_model(model: nn.Module, bits: int, per_channel: bool = False) -> nn.Module:
-    """A copy of ``model`` whose weight matrices (not biases) are quantized to ``bits`` bits."""
+def quantize_model(model: nn.Module, bits: int, per_channel: bool = False,
+                   generator: torch.Generator | None = None) -> nn.Module:
+    """A copy of ``model`` whose weight matrices (not biases) are quantized to ``bits`` bits (rounded
+    stochastically with a ``generator``: each generator state gives another quantized network)."""
     quantized = copy.deepcopy(model)
     with torch.no_grad():
         for name, param in quantized.named_parameters():
             if name.endswith("weight") and param.dim() > 1:
-                param.copy_(quantize_uniform(param, bits, per_channel))
+                param.copy_(quantize_uniform(param, bits, per_channel, generator))
     return quantized
 
 

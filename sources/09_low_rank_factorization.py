@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils import count_parameters, evaluate, fit, load_mnist, make_loader, seed_everything
+from lecture_utils import (SeedStack, Spread, claim, count_parameters, evaluate, fit, load_mnist, make_loader,
+                           stacked_loss, verdict)
 from lecture_utils.architecture import DepthwiseSeparableConv2d, low_rank_factorize, low_rank_parameter_counts
 from lecture_utils.exercises import check_low_rank_parameters, check_truncated_svd
 from lecture_utils.pretrained import load_teacher
@@ -45,8 +46,9 @@ for K in (20, 50):
     split = nn.Sequential(nn.Linear(1000, K, bias=False), nn.Linear(K, 1000, bias=False))  # V, then U
     print(f"V (1000 -> {K}) and U ({K} -> 1000): {count_parameters(split):,} parameters, "
           f"{count_parameters(full) / count_parameters(split):.0f}x fewer")
-    assert count_parameters(split) == K * (1000 + 1000) == low_rank_parameter_counts(1000, 1000, K)[1]
-assert count_parameters(full) == 1_000_000
+    claim("C25", count_parameters(split) == K * (1000 + 1000) == low_rank_parameter_counts(1000, 1000, K)[1]
+          and count_parameters(full) == 1_000_000,
+          f"N = M = 1000, K = {K}: K(N + M) = {count_parameters(split):,} parameters instead of N M = 1,000,000")
 
 
 # %% [markdown]
@@ -106,7 +108,7 @@ for K in (5, 20, 50):
     rank = torch.linalg.matrix_rank(product).item()
     print(f"K = {K:>2}: U V is {tuple(product.shape)}, its rank is {rank} (the original's: "
           f"{torch.linalg.matrix_rank(layer.weight.double()).item()})")
-    assert rank <= K
+    claim("C25", rank <= K, f"the price: the rank-{K} factorization's U V has rank {rank}, at most K = {K}")
 
 
 # %% [markdown]
@@ -145,44 +147,115 @@ def with_factorized_first_layer(net, factors):
 
 
 svd_net = with_factorized_first_layer(model, low_rank_factorize(layer, K))
-tuned = copy.deepcopy(svd_net)
-fit(tuned, loader, F.cross_entropy, epochs=P.low_rank_tune_epochs, lr=3e-4, name=f"fine-tune the rank-{K} network")
-seed_everything(setup.seed)
-scratch = with_factorized_first_layer(model, nn.Sequential(nn.Linear(784, K, bias=False), nn.Linear(K, 300)))
-for m in scratch.modules():
-    if isinstance(m, nn.Linear):
-        m.reset_parameters()  # every weight new: nothing kept from the trained network
-fit(scratch, loader, F.cross_entropy, epochs=P.low_rank_scratch_epochs, lr=1e-3, name=f"rank-{K} network from scratch")
+SEEDS = list(range(P.seeds))
+tuned = []  # the same start (the SVD) for each seed: only the order of the training images differs
+for seed in SEEDS:
+    tuned.append(copy.deepcopy(svd_net))
+    fit(tuned[-1], make_loader(x_train, y_train, seed=seed), F.cross_entropy, epochs=P.low_rank_tune_epochs, lr=3e-4,
+        seed=seed, name=f"fine-tune the rank-{K} network, seed {seed}")
 
-print(f"\n{'':36} {'parameters':>10} {'test accuracy':>14}")
-for name, net in [("LeNet-300-100 (trained)", model), (f"rank {K}: SVD", svd_net),
-                  (f"rank {K}: SVD + {P.low_rank_tune_epochs}-epoch fine-tuning", tuned),
-                  (f"rank {K}: from scratch, {P.low_rank_scratch_epochs} epochs", scratch)]:
-    print(f"{name:36} {count_parameters(net):>10,} {100 * evaluate(net, x_test, y_test).accuracy:>13.2f}%")
+
+def from_scratch():  # the same factorized architecture, every weight new: nothing kept from the trained network
+    net = with_factorized_first_layer(model, nn.Sequential(nn.Linear(784, K, bias=False), nn.Linear(K, 300)))
+    for m in net.modules():
+        if isinstance(m, nn.Linear):
+            m.reset_parameters()
+    return net
+
+
+scratch = SeedStack.from_builder(from_scratch, SEEDS)  # the seeds trained together: they differ in their start
+fit(scratch, loader, stacked_loss(F.cross_entropy), epochs=P.low_rank_scratch_epochs, lr=1e-3,
+    name=f"rank-{K} network from scratch, {len(SEEDS)} seeds")
+
+accuracy = {"LeNet-300-100 (trained)": [model], f"rank {K}: SVD": [svd_net],
+            f"rank {K}: SVD + {P.low_rank_tune_epochs}-epoch fine-tuning": tuned,
+            f"rank {K}: from scratch, {P.low_rank_scratch_epochs} epochs": scratch.unstack()}
+accuracy = {name: (count_parameters(nets[0]), Spread([100 * evaluate(n, x_test, y_test).accuracy for n in nets], ".2f"))
+            for name, nets in accuracy.items()}
+print(f"\n{'':40} {'parameters':>10} {'test accuracy (%)':>18}")
+for name, (params, acc) in accuracy.items():
+    print(f"{name:40} {params:>10,} {str(acc):>18}" + ("" if acc.n > 1 else "   (no training: one network)"))
+names = list(accuracy)
+print(f"\nfine-tuned SVD against from scratch: "
+      f"{verdict(accuracy[names[2]][1], accuracy[names[3]][1], 'test accuracy', 'lower', 'higher')}")
 
 # %% [markdown]
-# ## C26 · Depthwise + pointwise is low rank too
+# Which of the two trained ways does better is the verdict line (note the epochs: fine-tuning starts from a trained
+# network and gets fewer of them).
+
+# %% [markdown]
+# ## C26 · Depthwise + pointwise is low rank too, and exactly how
 #
 # A depthwise separable convolution *is* a normal convolution whose kernel is restricted: the kernel for output $o$
-# and input channel $i$ is $P_{oi} D_i$ (a pointwise weight times that channel's depthwise filter). Written as a matrix
-# of $O$ rows and $I k^2$ columns it factors as $P$ ($O \times I$) times a block-diagonal $D$ ($I \times I k^2$): rank
-# at most $I$, exactly like $UV$ with $K = I$.
+# and input channel $i$ is $P_{oi} D_i$ (a pointwise weight times that channel's depthwise filter). Two ways to see the
+# restriction:
+#
+# * **The whole kernel** as a matrix of $O$ rows and $I k^2$ columns factors as $P$ ($O \times I$) times a
+#   block-diagonal $D$ ($I \times I k^2$): rank at most $I$, like $UV$ with $K = I$. But a general kernel has rank at
+#   most $\min(O, I k^2)$ anyway, so this says something only when $I < O$; with $I \ge O$ the bound is no
+#   restriction at all.
+# * **Each input channel's slice** $W_{:, i}$ ($O$ outputs by $k^2$ kernel positions) is $P_{:, i}\,D_i^\top$: rank 1,
+#   whatever $I$ and $O$ are. That is the real restriction: every output sees input channel $i$ through the *same*
+#   $k \times k$ filter, only scaled. The lecture's "18 inputs, 2 values, 1 value" is this, per channel.
 
 # %%
-torch.manual_seed(0)
-I, O, k = 4, 16, 3
-separable = DepthwiseSeparableConv2d(I, O, k)
-D = separable.depthwise.weight.detach()[:, 0]        # (I, k, k)
-Pw = separable.pointwise.weight.detach()[:, :, 0, 0]  # (O, I)
-equivalent = nn.Conv2d(I, O, k, bias=False)
+def separable_kernel(I, O, k, seed=0):
+    """The normal-convolution kernel (O, I, k, k) that a random depthwise separable block computes."""
+    torch.manual_seed(seed)
+    block = DepthwiseSeparableConv2d(I, O, k)
+    D, Pw = block.depthwise.weight.detach()[:, 0].double(), block.pointwise.weight.detach()[:, :, 0, 0].double()
+    return Pw[:, :, None, None] * D[None], block  # W[o, i] = P[o, i] * D[i]
+
+
+k = 3
+rank_of = torch.linalg.matrix_rank
+slices_rank_1 = True
+print(f"{'I':>3} {'O':>3} {'rank of the O x I k^2 kernel':>30} {'bound min(O, I k^2)':>20} {'ranks of the I slices':>24} "
+      f"{'a general kernel: whole, slices':>33}")
+for I, O in ((4, 16), (16, 4)):
+    W, _ = separable_kernel(I, O, k)
+    general = torch.randn(O, I, k, k, dtype=torch.float64)
+    slices = {rank_of(W[:, i].reshape(O, -1)).item() for i in range(I)}
+    general_slices = {rank_of(general[:, i].reshape(O, -1)).item() for i in range(I)}
+    slices_rank_1 &= slices == {1}
+    print(f"{I:>3} {O:>3} {rank_of(W.reshape(O, -1)).item():>30} {min(O, I * k * k):>20} {str(sorted(slices)):>24} "
+          f"{str(rank_of(general.reshape(O, -1)).item()) + ', ' + str(sorted(general_slices)):>33}")
+
+W, separable = separable_kernel(4, 16, k)
+equivalent = nn.Conv2d(4, 16, k, bias=False)
 with torch.no_grad():
-    equivalent.weight.copy_(Pw[:, :, None, None] * D[None])  # W[o, i] = P[o, i] * D[i]
-x = torch.randn(2, I, 9, 9)
+    equivalent.weight.copy_(W.float())
+x = torch.randn(2, 4, 9, 9)
 same = torch.allclose(separable(x), equivalent(x), atol=1e-5)
-kernel = Pw.double()[:, :, None, None] * D.double()[None]  # the same kernel, computed exactly enough to see its rank
-rank = torch.linalg.matrix_rank(kernel.reshape(O, -1)).item()
-general = torch.linalg.matrix_rank(torch.randn(O, I * k * k).double()).item()
-print(f"the separable block and the normal convolution built from it give the same output: {same}")
-print(f"its kernel as an {O} x {I * k * k} matrix has rank {rank} (at most I = {I}); a general one has rank {general}")
+print(f"\nthe separable block (I = 4, O = 16) and the normal convolution built from it give the same output: {same}")
 print(f"parameters: separable {count_parameters(separable)} = k*k*I + I*O, normal {count_parameters(equivalent)} = k*k*I*O")
-assert same and rank <= I
+claim("C26", same and slices_rank_1 and rank_of(W.reshape(16, -1)).item() <= 4,
+      "a depthwise separable block is a normal convolution whose every input-channel slice has rank 1 (with I = 4 and "
+      "with I = 16); with I < O its whole kernel also has rank at most I, like U V with K = I")
+
+# %% [markdown]
+# What rank 1 per channel means for real filters: the teacher CNN's second convolution (trained, not separable), its
+# filters on one input channel, and the best rank-1 and rank-3 approximations of that channel's slice. Rank 1 is what a
+# depthwise separable layer could express there: one filter shape, a different scale per output.
+
+# %%
+cnn, _ = load_teacher()
+conv = [m for m in cnn.modules() if isinstance(m, nn.Conv2d)][1]
+slice_0 = conv.weight.detach()[:, 0].double()  # (O, k, k): every output's filter on input channel 0
+O2, k2 = slice_0.shape[0], slice_0.shape[-1]
+U_, S_, Vh_ = torch.linalg.svd(slice_0.reshape(O2, -1), full_matrices=False)
+shown = 6
+fig, axes = plt.subplots(3, shown, figsize=(7, 3.6))
+for row, (label, r) in enumerate((("trained", None), ("rank 1", 1), ("rank 3", 3))):
+    approx = slice_0.reshape(O2, -1) if r is None else (U_[:, :r] * S_[:r]) @ Vh_[:r]
+    kept = 1.0 if r is None else (S_[:r] ** 2).sum().item() / (S_ ** 2).sum().item()
+    for col in range(shown):
+        ax = axes[row, col]
+        ax.imshow(approx[col].reshape(k2, k2), cmap="RdBu", vmin=-slice_0.abs().max(), vmax=slice_0.abs().max())
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if col == 0:
+            ax.set_ylabel(f"{label}\n{100 * kept:.0f}%", fontsize=8)
+fig.suptitle(f"filters of outputs 0-{shown - 1} on input channel 0 of the teacher's second convolution "
+             f"(% of the slice's squared norm kept)", fontsize=9)
+plt.show()

@@ -35,7 +35,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from lecture_utils import count_parameters, distillation_loss, evaluate, fit, load_mnist, make_loader, predict_logits
+from lecture_utils import claim, count_parameters, distillation_loss, evaluate, fit, load_mnist, make_loader, predict_logits
 from lecture_utils.architecture import low_rank_factorize
 from lecture_utils.clustering import cluster_model
 from lecture_utils.deep_compression import (kept_fraction, load_compressed, make_pruning_permanent, prune_to,
@@ -232,9 +232,14 @@ print(f"{'LeNet-5:       1720 KB -> 44 KB':<40}{'':>12}{39:>7.1f}x{'0.80% -> 0.7
 final_size, final_accuracy = steps[-1][1], steps[-1][2]
 ratio = base_size / final_size
 more_error = 100 * (base_accuracy - final_accuracy)
-print(f"{ratio:.1f}x smaller than the float32 file, test error {more_error:+.2f} points")
-assert ratio >= 40, f"the target is at least 40x; got {ratio:.1f}x"
-assert more_error <= 0.5, f"the target is at most 0.5 points more test error; got {more_error:+.2f}"
+claim("C32", ratio >= 40 and more_error <= 0.5 and all(later[1] <= earlier[1] for earlier, later in zip(steps, steps[1:])),
+      f"low rank, distillation, pruning, clustering and Huffman coding together: {ratio:.1f}x smaller than the float32 "
+      f"file ({base_size:,} -> {final_size:,} bytes), test error {100 * (1 - base_accuracy):.2f}% -> "
+      f"{100 * (1 - final_accuracy):.2f}% ({more_error:+.2f} points)")
+for (step, size, accuracy), (_, previous, previous_accuracy) in zip(steps[1:], steps[:-1]):
+    print(f"{step:40} file {previous / size:.2f}x smaller than the step before, test error "
+          f"{100 * (previous_accuracy - accuracy):+.2f} points")
+print(f"our baseline: {100 * (1 - base_accuracy):.2f}% test error; Deep Compression's (published): 1.64%")
 
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
 sizes_kb = [size / 1000 for _, size, _ in steps]
@@ -258,13 +263,14 @@ plt.show()
 # %% [markdown]
 # ## What the numbers say
 #
-# - Each step shrinks the file and none costs much accuracy: the savings multiply (C32). The low-rank layer cuts
-#   the parameters by 2.6x; pruning stores about a fifth of what is left; clustering replaces 32-bit values by 4-bit
-#   indices; Huffman coding then takes off another part, as in Deep Compression (20-30% there).
-# - Distillation is what lets the rest be aggressive: the distilled student starts *better* than the baseline, so
-#   pruning and clustering can spend that margin.
-# - Our baseline is a little better than the paper's (about 2.3% error against 1.64%, because ours was trained for only 8
-#   epochs), so the two lines do not start at the same point; the *ratio* is what compares.
+# - The savings multiply (C32): the lines under the claim check give each step's share of the file and of the error.
+#   The low-rank layer cuts the parameters; pruning stores a fraction of what is left; clustering replaces 32-bit values
+#   by 4-bit indices; Huffman coding then takes off another part, as in Deep Compression (20-30% there, published).
+# - Distillation is what lets the rest be aggressive here: it lowers the error of the low-rank network (its line above),
+#   so pruning and clustering can spend that margin. (One run of each step: how much of that is the seed is not measured
+#   in this notebook; notebook 01 measures distillation with seeds.)
+# - Our baseline makes more errors than the paper's (the last line above; ours was trained for only 8 epochs), so the
+#   two lines do not start at the same point; the *ratio* is what compares.
 # - The order matters: prune before clustering (clustering the zeros would waste a centroid on them) and code last.
 #   Going further: fewer clusters in the first layer (Deep Compression's fully connected layers held up to 2 bits),
 #   more pruning rounds with longer fine-tuning, or distilling from a stronger teacher.

@@ -213,3 +213,31 @@ def test_binary_linear_straight_through_and_clip():
     assert layer.weight.abs().max() <= layer.H + 1e-7
     with pytest.raises(ValueError, match="mode"):
         binary_mlp(mode="ternary")
+
+
+def test_stochastic_rounding_keeps_each_weight_on_average_and_is_seeded():
+    from lecture_utils.quantization import quantization_levels, quantize_uniform
+
+    w = torch.linspace(-1, 1, 101)
+    draws = torch.stack([quantize_uniform(w, 3, generator=torch.Generator().manual_seed(i)) for i in range(400)])
+    levels = quantization_levels(w, 3)
+    assert all((levels - v).abs().min() < 1e-6 for v in draws.unique())  # only the 8 levels
+    inside = (w >= levels.min()) & (w <= levels.max())  # the rounded zero point shifts the grid: 0.86 is its top
+    assert inside.sum() > 80 and (draws.mean(0) - w)[inside].abs().max() < 0.05  # each weight kept on average
+    assert (quantize_uniform(w, 3) - w).abs().max() > 0.1  # while rounding to nearest moves some by half a step
+    g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    assert torch.equal(quantize_uniform(w, 3, generator=g1), quantize_uniform(w, 3, generator=g2))
+
+
+def test_binarize_trained_keeps_signs_and_the_mean_magnitude():
+    from lecture_utils import MLP
+    from lecture_utils.binary import binarize_trained
+
+    model = MLP(hidden=(8,))
+    binary = binarize_trained(model)
+    for (name, p), (_, q) in zip(model.named_parameters(), binary.named_parameters()):
+        if name.endswith("weight"):
+            assert torch.equal(torch.sign(q), torch.where(p >= 0, 1.0, -1.0))
+            assert torch.allclose(q.abs(), p.abs().mean().expand_as(q))
+        else:
+            assert torch.equal(p, q)
