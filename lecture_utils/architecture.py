@@ -156,3 +156,20 @@ def conv_net(separable: bool, channels=(16, 32, 32), num_classes: int = 10) -> n
         conv(c2, c3), nn.BatchNorm2d(c3), nn.ReLU(), nn.MaxPool2d(2),                                 # 7 -> 3
         nn.Flatten(), nn.Linear(c3 * 3 * 3, num_classes),
     )
+
+
+def widest_separable_within(budget: int, first: int = 16, step: int = 8, widest: int = 512) -> tuple[int, int, int]:
+    """The channels ``(first, w, w)`` of the widest depthwise separable ``conv_net`` (w a multiple of
+    ``step``) whose parameters stay within ``budget``: what C27's "the same budget buys more width"
+    means for notebook 08's CNN."""
+    from .measure import count_parameters
+
+    best = None
+    for width in range(step, widest + 1, step):
+        if count_parameters(conv_net(True, channels=(first, width, width))) > budget:
+            break
+        best = (first, width, width)
+    if best is None:
+        raise ValueError(f"no depthwise separable conv_net fits within {budget:,} parameters (the narrowest, "
+                         f"{step} channels, has more)")
+    return best

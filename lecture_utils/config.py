@@ -111,10 +111,12 @@ SIZES = {
     # Notebook 06: fine-tuning the centroids of the clustered LeNet-300-100.
     "centroid_tune_size": (10_000, 60_000),
     "centroid_tune_epochs": (3, 10),
-    # Notebook 07: float and BinaryConnect MLPs trained alike (on transfer_size images).
-    "binary_epochs": (15, 100),
+    # Notebook 07: float and BinaryConnect MLPs trained alike, where the float one overfits.
+    "binary_size": (1_000, 45_000),  # training images: few, so that the float network overfits (C16's regime)
+    "binary_hidden": ((512, 512), (1024, 1024, 1024)),
+    "binary_epochs": (30, 100),
     # Notebook 08: a normal and a depthwise separable CNN trained alike (on transfer_size images).
-    "cnn_epochs": (3, 15),
+    "cnn_epochs": (2, 15),
     # Notebook 09: the rank-K network fine-tuned after SVD, and trained from scratch.
     "low_rank_tune_epochs": (1, 5),
     "low_rank_scratch_epochs": (4, 20),

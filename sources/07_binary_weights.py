@@ -11,8 +11,10 @@
 # networks as good as or better than float ones on MNIST, CIFAR-10 and SVHN, and suggests the binary constraint acts
 # as a regulariser against overfitting.
 #
-# We train the same MLP (with batch normalisation, as in the paper) three ways and compare test errors, the gap between
-# training and test error, and the storage. Expected run time: about 45 s on a laptop CPU.
+# The paper's argument is about overfitting, so we test it where a float network overfits: few training images, a
+# wide MLP (with batch normalisation, as in the paper), many epochs. The same MLP is trained three ways, three seeds
+# each, and we compare test errors, the gap between training and test error, and the storage. Expected run time:
+# about 45 s on a laptop CPU.
 
 # %%
 # %matplotlib inline
@@ -26,14 +28,16 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import balanced_subset, count_parameters, evaluate, fit, load_mnist, make_loader, seed_everything
+from lecture_utils import (Spread, balanced_subset, claim, clearly_below, count_parameters, evaluate, fit, load_mnist,
+                           make_loader, train_val_split, verdict)
 from lecture_utils.binary import BinaryLinear, binarize, binary_mlp, clip_weights
 from lecture_utils.exercises import check_binarize, check_straight_through
 from lecture_utils.quantization import pack_bits, state_dict_bytes
 
 x_train, y_train = load_mnist(train=True)
 x_test, y_test = load_mnist(train=False)
-x_small, y_small = balanced_subset(x_train, y_train, P.transfer_size, seed=setup.seed)
+(x_rest, y_rest), (x_val, y_val) = train_val_split(x_train, y_train, val_size=5000, seed=setup.seed)
+x_small, y_small = balanced_subset(x_rest, y_rest, P.binary_size, seed=setup.seed)
 
 # %% [markdown]
 # ## The sign, deterministic and stochastic
@@ -86,67 +90,88 @@ check_straight_through(my_straight_through)
 
 
 # %% [markdown]
-# ## Float against binary, trained alike
+# ## Float against binary, trained alike, where float overfits
 #
-# The same MLP (784-256-256-10, batch normalisation after every layer), the same seed, data and epochs: with float
-# weights, and with BinaryConnect weights, deterministic and stochastic. After each epoch we measure the error on
-# 5,000 of the training images and on the test set, to see the gap between them.
-# Expected run time: about 35 s.
+# The same MLP (hidden layers `P.binary_hidden`, batch normalisation after every layer), the same data (`P.binary_size`
+# training images: 1,000 in the lecture profile, few enough that a float network fits them perfectly), epochs and
+# optimizer: with float weights, and with BinaryConnect weights, deterministic and stochastic; seeds 0, 1 and 2 of each.
+# This setting was picked among a few sizes by the validation error (5,000 held-out training images), never by the
+# test error. For seed 0 we also follow the training and test error during training.
+# Expected run time: about 40 s.
 
 # %%
+SEEDS = list(range(P.seeds))
+curve_every = max(1, P.binary_epochs // 10)
+
+
 def curve(epoch, model):
-    return (1 - evaluate(model, x_small[:5000], y_small[:5000]).accuracy, 1 - evaluate(model, x_test, y_test).accuracy)
+    if (epoch + 1) % curve_every:
+        return None
+    return (1 - evaluate(model, x_small, y_small).accuracy, 1 - evaluate(model, x_test, y_test).accuracy)
 
 
-runs = {}
-for mode in ("float", "deterministic", "stochastic"):
-    seed_everything(setup.seed)
-    model = binary_mlp(hidden=(256, 256), mode=mode)
-    history = fit(model, make_loader(x_small, y_small, seed=setup.seed), F.cross_entropy, epochs=P.binary_epochs, lr=3e-3,
-                  after_step=None if mode == "float" else clip_weights, on_epoch_end=curve, name=mode)
-    runs[mode] = (model, history.extras)
+runs = {mode: [] for mode in ("float", "deterministic", "stochastic")}
+curves = {}
+for mode in runs:
+    for seed in SEEDS:  # one at a time: BinaryConnect's clip looks for its layers, which a stack would hide
+        torch.manual_seed(seed)
+        model = binary_mlp(hidden=P.binary_hidden, mode=mode)
+        history = fit(model, make_loader(x_small, y_small, seed=setup.seed), F.cross_entropy, epochs=P.binary_epochs,
+                      lr=3e-3, after_step=None if mode == "float" else clip_weights,
+                      on_epoch_end=curve if seed == SEEDS[0] else None, name=f"{mode}, seed {seed}", verbose=False)
+        runs[mode].append(model)
+        if seed == SEEDS[0]:
+            curves[mode] = [(e, errs) for e, errs in enumerate(history.extras, start=1) if errs is not None]
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(10, 2.8), sharey=True)
-for ax, (mode, (_, errors)) in zip(axes, runs.items()):
-    epochs = range(1, len(errors) + 1)
-    ax.plot(epochs, [100 * e[0] for e in errors], label="training")
-    ax.plot(epochs, [100 * e[1] for e in errors], label="test")
-    ax.set_title(mode, fontsize=10)
+for ax, (mode, points) in zip(axes, curves.items()):
+    ax.plot([e for e, _ in points], [100 * errs[0] for _, errs in points], "o-", ms=3, label="training")
+    ax.plot([e for e, _ in points], [100 * errs[1] for _, errs in points], "s-", ms=3, label="test")
+    ax.set_title(f"{mode} (seed 0)", fontsize=10)
     ax.set_xlabel("epoch")
 axes[0].set_ylabel("error (%)")
-axes[0].set_ylim(0, 10)
+axes[0].set_ylim(0, 20)
 axes[0].legend()
 plt.show()
 
-print(f"{'weights':14} {'train err':>9} {'test err':>9} {'gap':>6} {'weight storage':>15}   BinaryConnect, MNIST test error (published)")
+train_err = {mode: Spread([100 * (1 - evaluate(m, x_small, y_small).accuracy) for m in nets], ".2f") for mode, nets in runs.items()}
+test_err = {mode: Spread([100 * (1 - evaluate(m, x_test, y_test).accuracy) for m in nets], ".2f") for mode, nets in runs.items()}
+gap = {mode: Spread([t - s for s, t in zip(train_err[mode].values, test_err[mode].values)], ".2f") for mode in runs}
 published = {"float": "1.30% (no regulariser)", "deterministic": "1.29%", "stochastic": "1.18%"}
-for mode, (model, errors) in runs.items():
+print(f"{'weights':14} {'train err (%)':>14} {'test err (%)':>14} {'gap (points)':>14} {'weight storage':>15}   "
+      f"BinaryConnect, MNIST test error (published)")
+for mode, nets in runs.items():
+    model = nets[0]
     weights = [m.weight for m in model.modules() if isinstance(m, (torch.nn.Linear, BinaryLinear))]
     if mode == "float":
         size = sum(w.numel() * 4 for w in weights)
     else:  # one bit per weight, really packed
         size = sum(len(pack_bits((binarize(w.detach() / m.H) > 0).long(), 1))
                    for w, m in zip(weights, [m for m in model.modules() if isinstance(m, BinaryLinear)]))
-    train_err, test_err = errors[-1]
-    print(f"{mode:14} {100 * train_err:>8.2f}% {100 * test_err:>8.2f}% {100 * (test_err - train_err):>5.2f} {size:>9,} bytes   {published[mode]}")
-
-# The text below rests on these numbers: checked here, so a rerun that changes them fails this cell.
-final = {mode: errors[-1] for mode, (_, errors) in runs.items()}  # (training error, test error)
-assert all(test < 0.10 for _, test in final.values()), "every network learns: test error far below chance (90%)"
-assert all(final[m][0] > final["float"][0] for m in ("deterministic", "stochastic")), \
-    "the binary networks' training error stays above the float network's"
-assert all(final[m][1] > final["float"][1] for m in ("deterministic", "stochastic")), \
-    "in this short run the binary networks do not match float on the test set"
+    print(f"{mode:14} {str(train_err[mode]):>14} {str(test_err[mode]):>14} {str(gap[mode]):>14} {size:>9,} bytes   "
+          f"{published[mode]}")
+print(f"\nOurs: {len(y_small):,} training images, hidden layers {P.binary_hidden}, {P.binary_epochs} epochs, "
+      f"{len(SEEDS)} seeds. Published: all 60,000 images, three hidden layers of 1024, hundreds of epochs.")
+for mode in ("deterministic", "stochastic"):
+    print(f"{mode} against float: {verdict(test_err[mode], test_err['float'], 'test error', 'lower', 'higher')}; "
+          f"{verdict(gap[mode], gap['float'], 'gap', 'smaller', 'larger')}")
+claim("C16", not clearly_below(test_err["float"], test_err["deterministic"]) and max(test_err["deterministic"].values) < 50,
+      f"with one bit per weight (32 times less weight storage) the deterministic BinaryConnect network is as good as "
+      f"float, within the seeds' spread: {test_err['deterministic']}% against {test_err['float']}% test error, "
+      f"{len(SEEDS)} seeds, where float overfits (training error {train_err['float']}%)")
 
 # %% [markdown]
-# What this run shows, against the paper:
+# What this run shows, against the paper (the verdict lines above carry the comparisons):
 #
-# * The binary networks learn: one bit per weight, 32 times less weight storage, and most of the float network's
-#   accuracy.
-# * Their **training** error stays above the float network's: the binary constraint limits what the network can fit,
-#   the capacity limit the paper credits with the regularising effect.
-# * In this short, small, CPU-sized run the binary networks do not (yet) *match* the float one on the test set. The
-#   paper's equal-or-better numbers (published) come from much larger networks (three hidden layers of 1024 units)
-#   trained for hundreds of epochs on all 60,000 images, with the float baseline trained without any regulariser.
-#   Raise the epochs and the width in the training cell (on a GPU) and watch how the gap moves.
+# * One bit per weight, 32 times less weight storage, and the deterministic binary network is as good as the float one
+#   on the test set where the float network overfits (the claim check): the part of C16 that reproduces at this size.
+# * Whether binary weights *regularise*, the paper's explanation, is the gap verdict: a smaller gap between training
+#   and test error than float's would show it; "no difference" means this run does not show it, whatever the test
+#   errors do. The paper's "better than float" (published) comes from much larger networks trained for hundreds of
+#   epochs on all 60,000 images, with the float baseline trained without any regulariser.
+# * **Stochastic binarization is stochastic rounding** (notebook 05's dither, at one bit): each weight becomes +1 with
+#   probability hard_sigmoid(w), so on average it keeps the real weight's value, and every forward pass sees another
+#   binary network. That noise is what the paper credits with regularising; at this size it costs accuracy instead (its
+#   verdict above). And notebook 05's 1-bit *uniform* levels {0, max} collapsed because they are not a sign: BinaryConnect
+#   keeps the sign, and trains with it from the start.

@@ -92,3 +92,16 @@ def test_rank_slider_shows_the_factorized_network():
     net = torch.nn.Sequential(*[low_rank_factorize(m, 30) if i == 1 else m for i, m in enumerate(model)])
     assert w.result["accuracy"] == pytest.approx(evaluate(net, x, y).accuracy, abs=1e-9)
     assert w.result["parameters"] == 30 * (784 + 300) + 300 and w.slider.max == 300
+
+
+def test_widest_separable_within_a_budget():
+    from lecture_utils import count_parameters
+    from lecture_utils.architecture import conv_net, widest_separable_within
+
+    budget = count_parameters(conv_net(False))
+    channels = widest_separable_within(budget)
+    assert count_parameters(conv_net(True, channels=channels)) <= budget
+    wider = (channels[0], channels[1] + 8, channels[2] + 8)
+    assert count_parameters(conv_net(True, channels=wider)) > budget
+    with pytest.raises(ValueError, match="no depthwise separable"):
+        widest_separable_within(100)

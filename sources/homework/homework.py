@@ -51,6 +51,7 @@ from pathlib import Path
 
 import torch
 
+from lecture_utils import claim
 from lecture_utils.exercises import check_homework_model, check_parameter_count
 from lecture_utils.grade import grade
 from lecture_utils.homework import BUDGET, TIER_NAMES, count_budget, load_tiers, train_submission
@@ -92,7 +93,9 @@ check_parameter_count(my_count_parameters)
 quantized = quantize_model(teacher, bits=4)
 print(f"float32: {count_budget(teacher):,} numbers, {state_dict_bytes(teacher):,} bytes")
 print(f"4 bits:  {count_budget(quantized):,} numbers, {len(quantized_model_bytes(teacher, 4)):,} bytes")
-assert count_budget(quantized) == count_budget(teacher)
+claim("C20", count_budget(quantized) == count_budget(teacher) and len(quantized_model_bytes(teacher, 4)) < state_dict_bytes(teacher) / 4,
+      f"4-bit quantization shrinks the teacher's bytes from {state_dict_bytes(teacher):,} to "
+      f"{len(quantized_model_bytes(teacher, 4)):,} and leaves its count at {count_budget(quantized):,} numbers")
 
 # %% [markdown]
 # ## The tiers: three reference solutions, graded like yours
