@@ -106,7 +106,7 @@ def test_opens_with_the_shared_setup_cell_and_its_claims(path):
 
 # Notebooks whose claim checks are still to come (issue 14 adds them to 05-11). Strict: the test fails
 # as soon as one of these shows every claim it covers, so the list can only shrink.
-CLAIM_CHECKS_PENDING = {"06", "10", "homework"}
+CLAIM_CHECKS_PENDING = {"10", "homework"}
 
 
 def claims_checked(nb) -> set[str]:
