@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import (Spread, balanced_subset, claim, clearly_below, count_parameters, evaluate, fit, load_mnist,
+from lecture_utils import (Spread, balanced_subset, claim, clearly_below, no_difference, count_parameters, evaluate, fit, load_mnist,
                            make_loader, train_val_split, verdict)
 from lecture_utils.binary import BinaryLinear, binarize, binary_mlp, clip_weights
 from lecture_utils.exercises import check_binarize, check_straight_through
@@ -36,7 +36,7 @@ from lecture_utils.quantization import pack_bits, state_dict_bytes
 
 x_train, y_train = load_mnist(train=True)
 x_test, y_test = load_mnist(train=False)
-(x_rest, y_rest), (x_val, y_val) = train_val_split(x_train, y_train, val_size=5000, seed=setup.seed)
+(x_rest, y_rest), _ = train_val_split(x_train, y_train, val_size=5000, seed=setup.seed)  # as 01 and 02: the held-out 5,000 stay unseen
 x_small, y_small = balanced_subset(x_rest, y_rest, P.binary_size, seed=setup.seed)
 
 # %% [markdown]
@@ -95,8 +95,9 @@ check_straight_through(my_straight_through)
 # The same MLP (hidden layers `P.binary_hidden`, batch normalisation after every layer), the same data (`P.binary_size`
 # training images: 1,000 in the lecture profile, few enough that a float network fits them perfectly), epochs and
 # optimizer: with float weights, and with BinaryConnect weights, deterministic and stochastic; seeds 0, 1 and 2 of each.
-# This setting was picked among a few sizes by the validation error (5,000 held-out training images), never by the
-# test error. For seed 0 we also follow the training and test error during training.
+# The claim check also verifies that the float network does overfit here (training error clearly below test error).
+# At test time every binary network uses the deterministic sign, stochastic ones included (`BinaryLinear`). For seed 0
+# we also follow the training and test error during training.
 # Expected run time: about 40 s.
 
 # %%
@@ -152,14 +153,14 @@ for mode, nets in runs.items():
     print(f"{mode:14} {str(train_err[mode]):>14} {str(test_err[mode]):>14} {str(gap[mode]):>14} {size:>9,} bytes   "
           f"{published[mode]}")
 print(f"\nOurs: {len(y_small):,} training images, hidden layers {P.binary_hidden}, {P.binary_epochs} epochs, "
-      f"{len(SEEDS)} seeds. Published: all 60,000 images, three hidden layers of 1024, hundreds of epochs.")
+      f"{len(SEEDS)} seeds, binary networks tested with the sign. Published: the paper's own, much larger setting.")
 for mode in ("deterministic", "stochastic"):
-    print(f"{mode} against float: {verdict(test_err[mode], test_err['float'], 'test error', 'lower', 'higher')}; "
-          f"{verdict(gap[mode], gap['float'], 'gap', 'smaller', 'larger')}")
-claim("C16", not clearly_below(test_err["float"], test_err["deterministic"]) and max(test_err["deterministic"].values) < 50,
+    print(f"{mode} against float, test error: {verdict(test_err[mode], test_err['float'], 'test error', 'lower', 'higher')}; "
+          f"training-test gap: {verdict(gap[mode], gap['float'], 'gap', 'smaller', 'larger')}")
+claim("C16", no_difference(test_err["deterministic"], test_err["float"]) and clearly_below(train_err["float"], test_err["float"]),
       f"with one bit per weight (32 times less weight storage) the deterministic BinaryConnect network is as good as "
       f"float, within the seeds' spread: {test_err['deterministic']}% against {test_err['float']}% test error, "
-      f"{len(SEEDS)} seeds, where float overfits (training error {train_err['float']}%)")
+      f"{len(SEEDS)} seeds, where float overfits (training error {train_err['float']}%, test {test_err['float']}%)")
 
 # %% [markdown]
 # What this run shows, against the paper (the verdict lines above carry the comparisons):
@@ -168,10 +169,11 @@ claim("C16", not clearly_below(test_err["float"], test_err["deterministic"]) and
 #   on the test set where the float network overfits (the claim check): the part of C16 that reproduces at this size.
 # * Whether binary weights *regularise*, the paper's explanation, is the gap verdict: a smaller gap between training
 #   and test error than float's would show it; "no difference" means this run does not show it, whatever the test
-#   errors do. The paper's "better than float" (published) comes from much larger networks trained for hundreds of
-#   epochs on all 60,000 images, with the float baseline trained without any regulariser.
+#   errors do. The paper's "as good as or better than float" (published) comes from its own, much larger setting,
+#   with the float baseline trained without any regulariser.
 # * **Stochastic binarization is stochastic rounding** (notebook 05's dither, at one bit): each weight becomes +1 with
 #   probability hard_sigmoid(w), so on average it keeps the real weight's value, and every forward pass sees another
-#   binary network. That noise is what the paper credits with regularising; at this size it costs accuracy instead (its
-#   verdict above). And notebook 05's 1-bit *uniform* levels {0, max} collapsed because they are not a sign: BinaryConnect
-#   keeps the sign, and trains with it from the start.
+#   binary network. That noise is what the paper credits with regularising; its verdict above says what it does at
+#   this size (tested, like the others, with the deterministic sign). And notebook 05's 1-bit *uniform* quantization
+#   collapsed because its two levels are 0 and one large step, so nearly every weight became 0: BinaryConnect keeps
+#   the sign instead, and trains with it from the start.

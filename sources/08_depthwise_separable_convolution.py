@@ -6,8 +6,8 @@
 # The lecture's architecture-design part. A **normal convolution** (C21): each filter is a cube as deep as the input,
 # and there are as many filters as output channels. A **depthwise convolution** (C22): one filter per input channel,
 # each seeing only its own channel, so no channel talks to another. A **pointwise convolution** (C23): 1 x 1 filters
-# across all channels, which mix them. Depthwise then pointwise does the work of one normal convolution with far fewer
-# parameters (C24), the building block of MobileNets and of the homework's strong baseline (C27).
+# across all channels, which mix them. Depthwise then pointwise replaces a normal convolution (a restricted one: see
+# notebook 09) with far fewer parameters (C24), the building block of MobileNets and of the homework's strong baseline (C27).
 #
 # Expected run time: about 50 s on a laptop CPU.
 
@@ -224,17 +224,19 @@ claim("C27", wide_row[0] <= normal_row[0] and WIDE[1] >= 2 * 32 and not clearly_
       f"{len(SEEDS)} seeds")
 
 # %% [markdown]
-# What the table shows, read from its numbers: at the same parameter budget the separable CNN is several times wider
-# (the claim check), and the verdict line says whether that width bought accuracy at this size. The separable CNN of
+# What the table shows, read from its numbers: at the same parameter budget the separable CNN is wider in its last two
+# convolutions (the claim check gives the widths), and the verdict line says whether that width bought accuracy at
+# this size. The lecture says more: the homework's strong baseline *needs* depthwise + pointwise (C27). Here the check
+# shows what the budget buys; whether it decides the homework is what the homework's tiers measure. The separable CNN of
 # the *normal one's widths* (the untrained row) has a fraction of the parameters and multiply-accumulates, MobileNet's
 # trade. MobileNets (published, ImageNet): the full-convolution MobileNet has 29.3M parameters and 4866M mult-adds at
 # 71.7% top-1; the depthwise separable one 4.2M and 569M at 70.6%.
 #
 # **Time is another matter.** A multiply-accumulate count is not a wall time: depthwise convolutions do little work per
 # number they read (each filter touches one channel), so they are limited by memory, not arithmetic, and on a CPU they
-# are often slower per multiply-accumulate than a normal convolution. Wall times change from run to run, so the
-# committed notebook leaves them out: run the cell above to see, on your machine, the time per 1000 images of each
-# network beside its multiply-accumulates.
+# can be slower per multiply-accumulate than a normal convolution. Wall times change from run to run, so the
+# committed notebook leaves them out: run the cell above to see whether that holds on your machine (it prints the time
+# per 1000 images of each network beside its multiply-accumulates).
 #
 # ## Widths at the budget
 #

@@ -8,7 +8,7 @@
 # fewer when $K$ is small. The price: $W = UV$ can only have rank at most $K$. And depthwise + pointwise convolution
 # (notebook 08) is the same move, one layer split into two (C26).
 #
-# Expected run time: about 30 s on a laptop CPU.
+# Expected run time: about 20 s on a laptop CPU.
 
 # %%
 # %matplotlib inline
@@ -133,7 +133,7 @@ check_truncated_svd(my_truncated_svd)
 #
 # At rank $K = 20$: (a) the SVD of the trained layer as it is; (b) the same, then fine-tuned on the training set
 # (`P.low_rank_tune_epochs` epochs: one in the lecture profile); (c) the same factorized architecture trained from
-# scratch (`P.low_rank_scratch_epochs` epochs: four in the lecture profile). Expected run time: about 20 s.
+# scratch (`P.low_rank_scratch_epochs` epochs: four in the lecture profile). Expected run time: about 10 s.
 
 # %%
 K = 20
@@ -174,7 +174,8 @@ accuracy = {name: (count_parameters(nets[0]), Spread([100 * evaluate(n, x_test, 
             for name, nets in accuracy.items()}
 print(f"\n{'':40} {'parameters':>10} {'test accuracy (%)':>18}")
 for name, (params, acc) in accuracy.items():
-    print(f"{name:40} {params:>10,} {str(acc):>18}" + ("" if acc.n > 1 else "   (no training: one network)"))
+    shown = str(acc) if acc.n > 1 else f"{acc.mean:.2f}"
+    print(f"{name:40} {params:>10,} {shown:>18}" + ("" if acc.n > 1 else "   (no training: one network)"))
 names = list(accuracy)
 print(f"\nfine-tuned SVD against from scratch: "
       f"{verdict(accuracy[names[2]][1], accuracy[names[3]][1], 'test accuracy', 'lower', 'higher')}")
@@ -221,13 +222,18 @@ for I, O in ((4, 16), (16, 4)):
     print(f"{I:>3} {O:>3} {rank_of(W.reshape(O, -1)).item():>30} {min(O, I * k * k):>20} {str(sorted(slices)):>24} "
           f"{str(rank_of(general.reshape(O, -1)).item()) + ', ' + str(sorted(general_slices)):>33}")
 
+same = True
+for I, O in ((4, 16), (16, 4)):
+    W, separable = separable_kernel(I, O, k)
+    equivalent = nn.Conv2d(I, O, k, bias=False)
+    with torch.no_grad():
+        equivalent.weight.copy_(W.float())
+    x = torch.randn(2, I, 9, 9)
+    same &= torch.allclose(separable(x), equivalent(x), atol=1e-5)
+    print(f"the separable block (I = {I}, O = {O}) and the normal convolution built from it give the same output: "
+          f"{torch.allclose(separable(x), equivalent(x), atol=1e-5)}")
 W, separable = separable_kernel(4, 16, k)
 equivalent = nn.Conv2d(4, 16, k, bias=False)
-with torch.no_grad():
-    equivalent.weight.copy_(W.float())
-x = torch.randn(2, 4, 9, 9)
-same = torch.allclose(separable(x), equivalent(x), atol=1e-5)
-print(f"\nthe separable block (I = 4, O = 16) and the normal convolution built from it give the same output: {same}")
 print(f"parameters: separable {count_parameters(separable)} = k*k*I + I*O, normal {count_parameters(equivalent)} = k*k*I*O")
 claim("C26", same and slices_rank_1 and rank_of(W.reshape(16, -1)).item() <= 4,
       "a depthwise separable block is a normal convolution whose every input-channel slice has rank 1 (with I = 4 and "
@@ -239,7 +245,7 @@ claim("C26", same and slices_rank_1 and rank_of(W.reshape(16, -1)).item() <= 4,
 # depthwise separable layer could express there: one filter shape, a different scale per output.
 
 # %%
-cnn, _ = load_teacher()
+cnn, _ = load_teacher("teacher", profile="lecture")  # the small CNN (committed), whatever the profile
 conv = [m for m in cnn.modules() if isinstance(m, nn.Conv2d)][1]
 slice_0 = conv.weight.detach()[:, 0].double()  # (O, k, k): every output's filter on input channel 0
 O2, k2 = slice_0.shape[0], slice_0.shape[-1]

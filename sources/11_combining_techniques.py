@@ -5,11 +5,11 @@
 #
 # The lecture's closing point: the techniques are not rivals. Architecture design, knowledge distillation, pruning and
 # quantization can all be applied to one network, one after another, and the savings multiply (C32). This notebook
-# does exactly that to LeNet-300-100, the network Deep Compression compressed 40x (REFERENCES.md), and measures every
+# does exactly that to LeNet-300-100, the network Deep Compression compressed 40x (published, REFERENCES.md), and measures every
 # step:
 #
 # 1. **a smaller architecture**: the 784 -> 300 layer made low rank (notebook 09);
-# 2. **knowledge distillation** from the lecture's teacher to win back, and more, what that cost (notebook 01);
+# 2. **knowledge distillation** from the lecture's teacher, to win back what that cost (notebook 01);
 # 3. **magnitude pruning** with fine-tuning (the previous lecture; recapped below);
 # 4. **weight clustering** with fine-tuned centroids (notebook 06);
 # 5. **Huffman coding** of the cluster indices and of the gaps between kept weights (notebook 06).
@@ -18,7 +18,8 @@
 # ones a compact format of our own (`lecture_utils/deep_compression.py`), which is read back into a working PyTorch model
 # whose accuracy is measured again.
 #
-# Expected run time: about 60 s on a laptop CPU.
+# Expected run time: about 30 s on a laptop CPU. The settings (rank 64, each layer's share kept, 16 clusters) are
+# fixed in advance, after Deep Compression's published per-layer choices where it gives them; none is tuned here.
 
 # %%
 # %matplotlib inline
@@ -64,7 +65,7 @@ print(f"({count_parameters(baseline):,} parameters; files in {files})")
 # %% [markdown]
 # ## 1 · A smaller architecture: the first layer made low rank
 #
-# The 784 -> 300 layer holds 235,200 of the 266,610 weights. Replaced by 784 -> 64 -> 300 with no activation between
+# The 784 -> 300 layer holds 235,200 of the 266,200 weights (266,610 parameters with the biases). Replaced by 784 -> 64 -> 300 with no activation between
 # (the truncated SVD of the trained matrix, notebook 09), it has 64 x (784 + 300) = 69,376.
 
 # %%
@@ -100,14 +101,16 @@ record("+ distillation from the teacher", save_state_dict(files / "distilled.pt"
 # %% [markdown]
 # ## 3 · Magnitude pruning with fine-tuning (recap of the previous lecture)
 #
-# A trained network has many weights near zero; removing them barely matters, and fine-tuning the rest repairs what
-# it did. Repeating *prune a little, fine-tune* goes further than pruning all at once. `torch.nn.utils.prune` keeps
+# A trained network has many weights near zero; the previous lecture's point (published, not measured here) is that
+# removing them costs little, that fine-tuning the rest repairs it, and that repeating *prune a little, fine-tune* goes
+# further than pruning all at once. `torch.nn.utils.prune` keeps
 # a 0/1 mask beside each weight (`weight = weight_orig * weight_mask`), so a pruned weight gets no gradient and stays
 # zero while the others are fine-tuned. `prune_to(model, {layer: fraction})` keeps, in each layer, the given fraction
 # of its weights with the largest magnitude.
 #
-# Like Deep Compression, each layer keeps its own share: the big first layers can lose more than the last one, which
-# every class depends on. Three rounds, each pruning the same fraction of what is left, each followed by fine-tuning
+# Like Deep Compression, each layer keeps its own share (`KEEP` below): the low-rank factors of the first layer keep
+# a quarter, the middle 300 -> 100 layer 9% and the last layer 26% (Deep Compression's published shares for
+# LeNet-300-100's second and third layers). Three rounds, each pruning the same fraction of what is left, each followed by fine-tuning
 # (`P.prune_round_epochs`: one epoch after each, two after the last, in the lecture profile). Expected run time: about 15 s.
 
 # %%
@@ -121,7 +124,8 @@ make_pruning_permanent(student)
 
 print("weights kept:", {name: f"{100 * f:.1f}%" for name, f in kept_fraction(student).items()})
 nonzero = sum(int((w != 0).sum()) for n, w in student.state_dict().items() if n.endswith("weight"))
-print(f"{nonzero:,} non-zero weights of {count_parameters(baseline):,} in the baseline")
+baseline_weights = sum(p.numel() for name, p in baseline.named_parameters() if name.endswith("weight"))
+print(f"{nonzero:,} non-zero weights, of {baseline_weights:,} weights in the baseline")
 record("+ pruning (sparse, float32 values)",
        save_compressed(files / "pruned.lcz", student, CONFIG, coding="fixed"), student)
 
@@ -129,7 +133,7 @@ record("+ pruning (sparse, float32 values)",
 # %% [markdown]
 # The pruned network is already stored in the compact format: per layer, the **gap** before each kept weight (how many
 # zeros it skips) and the weight's float32 value. A gap is a small number, so it needs far fewer bits than an absolute
-# position (0 to 235,199 needs 18 bits). Deep Compression caps the gap: one that does not fit is written as the largest
+# position (in the 64 x 784 factor, 0 to 50,175, needs 16 bits). Deep Compression caps the gap: one that does not fit is written as the largest
 # symbol, meaning "skip that many zeros, no weight here", then the rest.
 #
 # ### Exercise: relative positions with an escape
@@ -176,8 +180,9 @@ record("+ clustering (16 per layer), fixed bits",
 # %% [markdown]
 # ## 5 · Huffman coding of the indices and the gaps
 #
-# With fixed-width codes every index takes 4 bits and every gap 7 (symbols 0 to 64). Neither is uniform: small gaps
-# and the centroids near zero are common. Huffman coding gives them short codes. The file stores only each code's
+# With fixed-width codes every index takes 4 bits and every gap 7 (symbols 0 to 64). Where the symbols are not equally
+# common, Huffman coding gives the common ones short codes; the file sizes before and after, in the table below, say
+# how much that saved here. The file stores only each code's
 # *lengths*, one byte per symbol: the **canonical** code is rebuilt from them (sort the symbols by length, then by
 # symbol; count up in binary, adding a 0 bit whenever the length grows).
 #
@@ -265,15 +270,17 @@ plt.show()
 #
 # - The savings multiply (C32): the lines under the claim check give each step's share of the file and of the error.
 #   The low-rank layer cuts the parameters; pruning stores a fraction of what is left; clustering replaces 32-bit values
-#   by 4-bit indices; Huffman coding then takes off another part, as in Deep Compression (20-30% there, published).
-# - Distillation is what lets the rest be aggressive here: it lowers the error of the low-rank network (its line above),
-#   so pruning and clustering can spend that margin. (One run of each step: how much of that is the seed is not measured
-#   in this notebook; notebook 01 measures distillation with seeds.)
-# - Our baseline makes more errors than the paper's (the last line above; ours was trained for only 8 epochs), so the
-#   two lines do not start at the same point; the *ratio* is what compares.
-# - The order matters: prune before clustering (clustering the zeros would waste a centroid on them) and code last.
-#   Going further: fewer clusters in the first layer (Deep Compression's fully connected layers held up to 2 bits),
-#   more pruning rounds with longer fine-tuning, or distilling from a stronger teacher.
+#   by 4-bit indices; Huffman coding then takes off another part (its line gives our share; Deep Compression's,
+#   published: 20-30%).
+# - Training the low-rank network on the teacher's soft targets lowers its error (its line above), so pruning and
+#   clustering have a margin to spend. One run of each step, and no label-only fine-tuning beside it: how much of that
+#   is distillation rather than the extra training is not measured here (notebook 01 measures distillation against
+#   labels, with seeds; notebook 09 shows what plain fine-tuning recovers after an SVD).
+# - Our baseline makes more errors than the paper's (the last line above; it is trained for the few epochs of
+#   `make checkpoints`), so the two lines do not start at the same point; the *ratio* is what compares.
+# - Deep Compression's order: prune before clustering (clustering the zeros would waste a centroid on them) and code
+#   last. Going further: fewer clusters in the first layer (Deep Compression's fully connected layers held up to 2 bits,
+#   published), more pruning rounds with longer fine-tuning, or distilling from a stronger teacher.
 #
 # Temporary files are removed below.
 
