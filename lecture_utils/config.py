@@ -115,7 +115,8 @@ SIZES = {
     "binary_size": (1_000, 45_000),  # training images: few, so that the float network overfits (C16's regime)
     "binary_hidden": ((512, 512), (1024, 1024, 1024)),
     "binary_epochs": (30, 100),
-    # Notebook 08: a normal and a depthwise separable CNN trained alike (on transfer_size images).
+    # Notebook 08: a normal and a depthwise separable CNN at the same budget, trained alike.
+    "cnn_size": (5_000, 45_000),  # training images (balanced over digits)
     "cnn_epochs": (2, 15),
     # Notebook 09: the rank-K network fine-tuned after SVD, and trained from scratch.
     "low_rank_tune_epochs": (1, 5),

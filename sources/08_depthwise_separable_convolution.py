@@ -9,7 +9,7 @@
 # across all channels, which mix them. Depthwise then pointwise replaces a normal convolution (a restricted one: see
 # notebook 09) with far fewer parameters (C24), the building block of MobileNets and of the homework's strong baseline (C27).
 #
-# Expected run time: about 50 s on a laptop CPU.
+# Expected run time: about 45 s on a laptop CPU.
 
 # %%
 # %matplotlib inline
@@ -172,13 +172,13 @@ check_separable_block(my_separable_block)
 # parameter count of a normal CNN, a separable CNN can have far more channels. Three 3 x 3 convolutions with batch
 # normalisation (16, 32, 32 channels) for the normal CNN; for the separable one, the widest version whose last two
 # convolutions are depthwise separable and whose parameters stay within the normal one's. Trained alike: three seeds
-# each, the same data (`P.transfer_size` training images: 10,000 in the lecture profile), epochs (`P.cnn_epochs`) and
-# optimizer. Expected run time: about 40 s.
+# each, the same data (`P.cnn_size` training images: 5,000 in the lecture profile), epochs (`P.cnn_epochs`) and
+# optimizer. Expected run time: about 30 s.
 
 # %%
 x_train, y_train = load_mnist(train=True)
 x_test, y_test = load_mnist(train=False)
-x_small, y_small = balanced_subset(x_train, y_train, P.transfer_size, seed=setup.seed)
+x_small, y_small = balanced_subset(x_train, y_train, P.cnn_size, seed=setup.seed)
 SEEDS = list(range(P.seeds))
 budget = count_parameters(conv_net(False))
 WIDE = widest_separable_within(budget)
