@@ -6,8 +6,8 @@
 # The lecture: cluster the weights by value into a preset number of groups (its example: 4). Every weight of a group
 # is represented by one value, the **mean** of the group (C19). The layer is then stored as a table of the group
 # values (the *codebook*) plus, per weight, the index of its group: with 4 groups, 2 bits per weight (C14). Then
-# **Huffman coding** gives frequent groups short codes and rare ones long codes, so the average goes below 2 bits
-# (C15). Clustering can be done after training, or made part of training so that the network adapts to it (C17).
+# **Huffman coding** gives frequent groups short codes and rare ones long codes, so the average goes below the fixed
+# length (C15, measured below with 16 clusters). Clustering can be done after training, or made part of training so that the network adapts to it (C17).
 #
 # Expected run time: about 40 s on a laptop CPU.
 
@@ -195,7 +195,8 @@ for k in (16, 32):
 # lines reach further into the tails), so the 1% largest weights move less than under k-means++, and pays for it in
 # the dense middle: the other 99% move more, and the squared error is higher. k-means++ spends its centres where the
 # weights are. Squared error counts every weight alike; the network may not.
-# Deep Compression reports that the linear start gives the best accuracy. Here, with one
+# Deep Compression (published) found the linear start more accurate than the random and density-based starts it
+# compared (k-means++ was not among them), with the network fine-tuned afterwards. Here, with one
 # layer clustered and nothing fine-tuned, the accuracy line above sums up where the two starts differ beyond the
 # spread of k-means++'s seeds, and by how many test images at most, on this network.
 
@@ -252,8 +253,8 @@ claim("C14", index_bytes * 8 == 2 * first.numel() and torch.unique(codebook_1[in
 # %% [markdown]
 # Same bits, very different networks. The uniform levels span the whole range (widened to hold 0), so with only 4 of
 # them almost every weight of the first layer rounds to 0 (the share in the table); k-means puts its 4 values where
-# the weights are. Per-channel scales help uniform quantization, at a few more bytes, and still stay below the
-# clusters here.
+# the weights are. Per-channel scales help uniform quantization, at the cost of one scale and zero point per row
+# (the bytes column), and still stay below the clusters here.
 
 # %% [markdown]
 # ## C15 · Huffman coding of the indices
@@ -421,8 +422,8 @@ assert clearly_below(accuracy["centroids fine-tuned"][16], accuracy[control_name
 # %% [markdown]
 # What the table says, row by row against the verdicts above:
 #
-# * The **control** matters. Three more epochs make the float network itself clearly better than it was (the line
-#   above the check): the network was not trained to the end. A clustered network that trained for those epochs must
+# * The **control** matters. The extra epochs (`P.centroid_tune_epochs`: the "float32 + N epochs" row) make the float
+#   network itself clearly better than it was (the line above the check): the network was not trained to the end. A clustered network that trained for those epochs must
 #   be compared with a float network that trained for them too, then clustered the simple way.
 # * With **4 clusters**, clustering after training costs accuracy (the weights move a lot: the share of the squared
 #   norm printed with the check), and training with the clusters in the forward pass recovers clearly more of it than
