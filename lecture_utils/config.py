@@ -121,8 +121,9 @@ SIZES = {
     # Notebook 09: the rank-K network fine-tuned after SVD, and trained from scratch.
     "low_rank_tune_epochs": (1, 5),
     "low_rank_scratch_epochs": (4, 20),
-    # Notebook 10: the early-exit CNN (on 2 x transfer_size images), exits attached afterwards,
+    # Notebook 10: the early-exit CNN (on exit_size images), exits attached afterwards,
     # and the slimmable MLP; a validation split for choosing the exit threshold.
+    "exit_size": (20_000, 45_000),  # training images, balanced (the full profile asked for 120,000 before)
     "exit_epochs": (4, 20),
     "attached_exit_epochs": (1, 20),
     "slimmable_epochs": (3, 20),
