@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .quantization import require_weights
+from .quantization import require_weights, with_weight_matrices
 
 
 def binarize(tensor: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -77,11 +77,4 @@ def binarize_trained(model: nn.Module) -> nn.Module:
     their sign times the layer's mean absolute weight (one bit per weight plus one scale per layer):
     the sign-based 1 bit of BinaryConnect, applied without training for it (notebook 05 sets it
     beside uniform 1-bit quantization)."""
-    import copy
-
-    binary = copy.deepcopy(model)
-    with torch.no_grad():
-        for name, param in binary.named_parameters():
-            if name.endswith("weight") and param.dim() > 1:
-                param.copy_(binarize(param) * param.abs().mean())
-    return binary
+    return with_weight_matrices(model, lambda w: binarize(w) * w.abs().mean())

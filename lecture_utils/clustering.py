@@ -152,7 +152,7 @@ def cluster_weights(tensor: torch.Tensor, num_clusters: int, iterations: int = 1
             break
         centres = new
     # Assign with the last centres' boundaries; the codebook is the mean of each cluster so formed.
-    indices = torch.bucketize(values, (centres[1:] + centres[:-1]) / 2)
+    indices = nearest_centre(values, centres)
     codebook, _ = cluster_means(centres)
     return codebook.to(tensor.dtype), indices.reshape(tensor.shape)
 

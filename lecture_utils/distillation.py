@@ -137,13 +137,18 @@ def shift_class_bias(model: torch.nn.Module, cls: int, amount: float) -> torch.n
     return model
 
 
+def shifted_predictions(logits: torch.Tensor, cls: int, shift: float) -> torch.Tensor:
+    """The predicted classes once ``shift`` is added to class ``cls``'s logit (its output bias)."""
+    shifted = logits.clone()
+    shifted[:, cls] += float(shift)
+    return shifted.argmax(dim=1)
+
+
 def bias_shift_outcome(logits: torch.Tensor, labels: torch.Tensor, cls: int, shift: float) -> dict:
     """What adding ``shift`` to class ``cls``'s logit does (C5): errors overall, errors on the images of
     ``cls`` (the digit the student never saw), and *false* ``cls`` answers, images of other digits
     now taken for it; raising the bias trades the second for the third."""
-    shifted = logits.clone()
-    shifted[:, cls] += float(shift)
-    predictions = shifted.argmax(dim=1)
+    predictions = shifted_predictions(logits, cls, shift)
     is_cls = labels == cls
     return {"shift": float(shift), "cls": int(cls), "n": len(labels), "n_cls": int(is_cls.sum()),
             "errors": int((predictions != labels).sum()),
@@ -154,11 +159,7 @@ def bias_shift_outcome(logits: torch.Tensor, labels: torch.Tensor, cls: int, shi
 def best_bias_shift(logits: torch.Tensor, labels: torch.Tensor, cls: int, shifts) -> tuple[float, list[float]]:
     """The shift of class ``cls``'s logit that gives the highest accuracy on (``logits``, ``labels``),
     which must be a validation set, never the test set. Returns (best shift, accuracy of each shift)."""
-    accuracies = []
-    for shift in shifts:
-        shifted = logits.clone()
-        shifted[:, cls] += float(shift)
-        accuracies.append((shifted.argmax(dim=1) == labels).double().mean().item())
+    accuracies = [(shifted_predictions(logits, cls, shift) == labels).double().mean().item() for shift in shifts]
     best = max(range(len(accuracies)), key=accuracies.__getitem__)
     return float(shifts[best]), accuracies
 
@@ -169,11 +170,8 @@ def bias_shift_for_share(logits: torch.Tensor, cls: int, share: float, shifts) -
     which appear about equally often). The first such shift if several tie."""
     if not 0.0 < float(share) < 1.0:
         raise ValueError(f"share must be a fraction between 0 and 1 (a tenth is 0.1), got {share!r}")
-    gaps = []
-    for shift in shifts:
-        shifted = logits.clone()
-        shifted[:, cls] += float(shift)
-        gaps.append(abs((shifted.argmax(dim=1) == cls).double().mean().item() - float(share)))
+    gaps = [abs((shifted_predictions(logits, cls, shift) == cls).double().mean().item() - float(share))
+            for shift in shifts]
     if not gaps:
         raise ValueError("shifts is empty: give the candidate shifts to choose from")
     return float(shifts[min(range(len(gaps)), key=gaps.__getitem__)])

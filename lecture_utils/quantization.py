@@ -116,16 +116,22 @@ def unpack_bits(data: bytes, bits: int, count: int) -> torch.Tensor:
     return torch.from_numpy((bit_array.astype(np.uint64) * weights).sum(axis=1).astype(np.int64))
 
 
+def with_weight_matrices(model: nn.Module, replace) -> nn.Module:
+    """A copy of ``model`` whose every weight matrix (not the biases) ``w`` is replaced by
+    ``replace(w)``: how each scheme of compressing a trained network's weights is applied."""
+    copied = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, param in copied.named_parameters():
+            if name.endswith("weight") and param.dim() > 1:
+                param.copy_(replace(param))
+    return copied
+
+
 def quantize_model(model: nn.Module, bits: int, per_channel: bool = False,
                    generator: torch.Generator | None = None) -> nn.Module:
     """A copy of ``model`` whose weight matrices (not biases) are quantized to ``bits`` bits (rounded
     stochastically with a ``generator``: each generator state gives another quantized network)."""
-    quantized = copy.deepcopy(model)
-    with torch.no_grad():
-        for name, param in quantized.named_parameters():
-            if name.endswith("weight") and param.dim() > 1:
-                param.copy_(quantize_uniform(param, bits, per_channel, generator))
-    return quantized
+    return with_weight_matrices(model, lambda w: quantize_uniform(w, bits, per_channel, generator))
 
 
 def quantized_model_bytes(model: nn.Module, bits: int, per_channel: bool = False) -> bytes:
