@@ -95,3 +95,15 @@ def middle_layer(teacher: nn.Sequential) -> tuple[nn.Sequential, str]:
         shape = nn.Sequential(*part)(torch.zeros(1, 1, 28, 28)).shape[1:]
     size = " x ".join(map(str, shape))
     return nn.Sequential(*part, nn.Flatten()), f"{what} ({size})"
+
+
+def least_squares_r2(features: torch.Tensor, target: torch.Tensor, test_features: torch.Tensor,
+                     test_target: torch.Tensor) -> float:
+    """The control for a hint's R²: the best linear map (with a bias) from a student layer that was
+    *not* trained with hints to the teacher layer, fitted by least squares on (``features``,
+    ``target``) and measured on the test pair by ``explained_variance``."""
+    ones = torch.ones(len(features), 1, dtype=torch.float64)
+    solution = torch.linalg.lstsq(torch.cat([features.double(), ones], 1), target.double()).solution
+    test_ones = torch.ones(len(test_features), 1, dtype=torch.float64)
+    predicted = torch.cat([test_features.double(), test_ones], 1) @ solution
+    return explained_variance(predicted, test_target.double())

@@ -127,3 +127,13 @@ def test_middle_layer_of_a_cnn_and_of_an_mlp():
     assert cnn_what == "the second convolution's pooled output (32 x 7 x 7)"
     mlp_part, mlp_what = middle_layer(MLP(hidden=(20, 30)))
     assert mlp_part(torch.zeros(2, 1, 28, 28)).shape == (2, 20) and mlp_what == "its first hidden layer (20)"
+
+
+def test_least_squares_r2_finds_a_linear_map():
+    from lecture_utils.fitnets import least_squares_r2
+
+    g = torch.Generator().manual_seed(0)
+    x, x_test = torch.randn(200, 5, generator=g), torch.randn(50, 5, generator=g)
+    m = torch.randn(5, 3, generator=g)
+    assert least_squares_r2(x, x @ m + 1, x_test, x_test @ m + 1) > 0.999
+    assert least_squares_r2(x, torch.randn(200, 3, generator=g), x_test, torch.randn(50, 3, generator=g)) < 0.2
