@@ -180,8 +180,8 @@ shift_used = {"before the shift": [0.0] * len(SEEDS), "shift chosen on validatio
 for name in outcomes:
     print(f"{name:38} {str(Spread(shift_used[name], '.2f')):>12} {str(spread('errors', name)):>10} "
           f"{str(spread('errors_on_cls', name)):>9} {str(spread('false_cls', name)):>19}")
-print(f"\nHinton et al. (published, 3s omitted): 206 errors, 133 on the 1010 test 3s before the shift; "
-      f"109 errors, 14 on 3s after +3.5.")
+print("\nHinton et al. (published, 3s omitted): 206 errors, 133 on the 1010 test 3s before the shift; "
+      "109 errors, 14 on 3s after +3.5.")
 print(f"Ours: {OMITTED_DIGIT}s omitted ({n_omitted} in the test set), a {'-'.join(map(str, (784,) + P.unseen_hidden + (10,)))} "
       f"student ({count_parameters(students['distilled'][0]):,} parameters), {len(y_transfer):,} transfer images, "
       f"T = {P.unseen_temperature:g}, {P.unseen_epochs} epochs, a {teacher.__class__.__name__} teacher "

@@ -165,8 +165,8 @@ claim("C6", clearly_below(student_errors[ENSEMBLE], student_errors["labels"]),
 
 # %% [markdown]
 # The student keeps one network's cost and takes part of the ensemble's advantage with it. Whether the ensemble teaches
-# it more than one member does is the line before the check: that depends on how much better the ensemble is than
-# one member (compare the teacher errors).
+# it more than one member does is the line before the check; beside it, compare how much better the ensemble is than
+# one member (the teacher errors in the table).
 #
 # ## C12 · Averaging parameters instead of outputs
 #
@@ -207,7 +207,8 @@ claim("C12", not clearly_below(last, along_run[2]) and independent.errors > 5 * 
 
 # %% [markdown]
 # Why: the hidden units of a network can be put in any order without changing what it computes. Two independently
-# trained networks learn similar units in different orders, so averaging their weights averages unrelated units.
+# trained networks can learn similar units in different orders, so averaging their weights can average unrelated
+# units.
 # Here is the same network with its hidden units shuffled: identical outputs, different weights; the line below says
 # what averaging it with itself-before-the-shuffle does to its test errors.
 

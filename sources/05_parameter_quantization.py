@@ -21,12 +21,11 @@ P = setup.profile
 
 # %%
 import io
-import math
 
 import matplotlib.pyplot as plt
 import torch
 
-from lecture_utils import Spread, claim, count_parameters, evaluate, load_mnist, no_difference
+from lecture_utils import Spread, claim, count_parameters, evaluate, load_mnist, verdict
 from lecture_utils.binary import binarize_trained
 from lecture_utils.exercises import check_pack_bits, check_quantize_uniform
 from lecture_utils.quantization import (model_in_dtype, quantization_params, quantize_model, quantize_uniform,
@@ -172,8 +171,7 @@ for b, spread in draws.items():
     above = sum(e < float_errors for e in spread.values)
     print(f"{b} bits: rounded to nearest {nearest} errors; 10 stochastic roundings {spread} "
           f"(range {min(spread.values):.0f} to {max(spread.values):.0f}), {above} of 10 with fewer errors than float32; "
-          + ("no difference from float32" if no_difference(spread, float_errors) else
-             "clearly more errors than float32" if spread.mean - spread.sd > float_errors else "clearly fewer errors"))
+          f"against float32: {verdict(spread, float_errors)}")
 
 # %% [markdown]
 # Read the lines above: how many of the ten roundings at each width beat float32, and whether their average differs
@@ -196,7 +194,7 @@ one_bit = quantize_model(model, 1)
 weights = [p for name, p in one_bit.named_parameters() if name.endswith("weight")]
 nonzero = sum(int((w != 0).sum()) for w in weights) / sum(w.numel() for w in weights)
 print(f"uniform 1 bit: {100 * nonzero:.2f}% of the weights are not 0")
-print(f"1 bit per weight, LeNet-300-100 trained in float, binarized afterwards:")
+print("1 bit per weight, LeNet-300-100 trained in float, binarized afterwards:")
 print(f"  uniform levels (0 and one large step):   {100 * per_tensor[1]:6.2f}%")
 print(f"  sign times the layer's mean |w|:          {100 * sign_accuracy:6.2f}%   (float32 {100 * float_accuracy:.2f}%)")
 

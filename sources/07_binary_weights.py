@@ -28,11 +28,11 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import (Spread, balanced_subset, claim, clearly_below, no_difference, count_parameters, evaluate, fit, load_mnist,
-                           make_loader, train_val_split, verdict)
+from lecture_utils import (Spread, balanced_subset, claim, clearly_below, evaluate, fit, load_mnist, make_loader,
+                           no_difference, train_val_split, verdict)
 from lecture_utils.binary import BinaryLinear, binarize, binary_mlp, clip_weights
 from lecture_utils.exercises import check_binarize, check_straight_through
-from lecture_utils.quantization import pack_bits, state_dict_bytes
+from lecture_utils.quantization import pack_bits
 
 x_train, y_train = load_mnist(train=True)
 x_test, y_test = load_mnist(train=False)

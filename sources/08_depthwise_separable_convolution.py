@@ -30,8 +30,7 @@ from torch import nn
 from lecture_utils import (Spread, balanced_subset, claim, clearly_below, count_parameters, evaluate, load_mnist, make_loader,
                            fit, verdict)
 from lecture_utils.config import wall_times_shown
-from lecture_utils.architecture import (DepthwiseSeparableConv2d, conv_net, conv_parameter_counts,
-                                        multiply_accumulates, widest_separable_within)
+from lecture_utils.architecture import conv_net, conv_parameter_counts, multiply_accumulates, widest_separable_within
 from lecture_utils.exercises import check_conv_parameter_formula, check_separable_block
 from lecture_utils.widgets import ConvCountSliders
 

@@ -10,7 +10,7 @@
 # its own depth per image: easy images stop early, hard ones go to the last layer (C31).
 #
 # Computation is counted as multiply-accumulates (MACs) by PyTorch's `FlopCounterMode`.
-# Expected run time: about 70 s on a laptop CPU.
+# Expected run time: about 50 s on a laptop CPU.
 
 # %%
 # %matplotlib inline
@@ -20,13 +20,12 @@ setup = setup_notebook()  # seed, profile (LECTURE_PROFILE), device, and which d
 P = setup.profile
 
 # %%
-import copy
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import balanced_subset, count_parameters, evaluate, fit, load_mnist, make_loader, seed_everything
+from lecture_utils import balanced_subset, count_parameters, fit, load_mnist, make_loader, seed_everything
 from lecture_utils import claim, train_val_split
 from lecture_utils.dynamic import (EarlyExitNet, SlimmableMLP, early_exit_predict, exit_table, sum_of_exit_losses)
 from lecture_utils.exercises import check_first_confident_exit, check_sum_of_exit_losses
@@ -60,7 +59,7 @@ print(f"{'exit':>4} {'MACs per image':>15} {'share of all':>13} {'test accuracy'
 for k in range(net.num_exits):
     print(f"{k + 1:>4} {macs[k]:>15,} {100 * macs[k] / macs[-1]:>12.0f}% {100 * exit_accuracy[k]:>13.2f}%")
 claim("C29", all(a < b for a, b in zip(exit_accuracy, exit_accuracy[1:])) and exit_accuracy[0] > 0.5,
-      f"one network trained by summing every exit's cross-entropy answers from each exit: "
+      "one network trained by summing every exit's cross-entropy answers from each exit: "
       + ", ".join(f"exit {k + 1} {100 * a:.2f}% at {100 * m / macs[-1]:.0f}% of the MACs"
                   for k, (a, m) in enumerate(zip(exit_accuracy, macs))))
 
@@ -100,7 +99,9 @@ fit(late, make_loader(x_small, y_small, seed=setup.seed), lambda outputs, y: F.c
     epochs=P.exit_epochs, lr=3e-3, name="last exit only")
 for p in late.blocks.parameters():
     p.requires_grad_(False)
-late.blocks.eval()  # keep the frozen blocks' batch-norm statistics as they are
+for m in late.blocks.modules():  # keep the frozen blocks' batch-norm statistics as they are (fit puts the model in
+    if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):  # training mode every epoch: momentum 0 leaves them unchanged)
+        m.momentum = 0.0
 fit(late, make_loader(x_small, y_small, seed=setup.seed), lambda outputs, y: sum_of_exit_losses(outputs[:-1], y),
     epochs=P.attached_exit_epochs, lr=3e-3, name="early exits attached afterwards")
 late.eval()
@@ -111,8 +112,10 @@ for k in range(net.num_exits):
     print(f"{k + 1:>4} {100 * exit_accuracy[k]:>16.2f}% {100 * late_accuracy[k]:>19.2f}%")
 
 # %% [markdown]
-# Trained together, the early blocks must serve two masters: features good for their own classifier *and* for the
-# deeper blocks, which is why the lecture calls this "not the best way". MSDNet (Huang et al. 2018) keeps features at
+# One seed each, and the attached exits trained for `P.attached_exit_epochs` epochs against `P.exit_epochs`: this table
+# does not show which way is better (issue for a later version: seeds and equal epochs). The lecture's reason to call
+# training together "not the best way": the early blocks must serve two masters, features good for their own
+# classifier *and* for the deeper blocks. MSDNet (Huang et al. 2018) keeps features at
 # several scales so that early classifiers get coarse, classifier-ready features without spoiling later ones.
 #
 # ## C28 · One dynamic network against one network per budget
@@ -129,8 +132,8 @@ print(f"one dynamic network:    {count_parameters(net):,} parameters ({4 * count
 # %% [markdown]
 # ## C31 · The network decides: stop at the first confident exit
 #
-# Each image goes through the blocks until an exit's largest softmax probability reaches a threshold. Easy images
-# stop early; hard ones go on. Every exit's output on the test images is computed once above, so moving the slider
+# Each image goes through the blocks until an exit's largest softmax probability reaches a threshold. Confident
+# images stop early; the others go on. Every exit's output on the test images is computed once above, so moving the slider
 # only re-decides where each image stops.
 
 # %%
@@ -159,7 +162,8 @@ print(f"test: accuracy {100 * accuracy:.2f}% (always the last exit: {100 * exit_
 print(f"images leaving at each exit: {torch.bincount(exits, minlength=net.num_exits).tolist()}")
 claim("C31", saving >= 0.50 and loss <= 0.30,
       f"each image stops at the first exit confident beyond {chosen:.3f} (chosen on validation): "
-      f"{100 * saving:.0f}% of the multiply-accumulates saved at a cost of {loss:.2f} points of test accuracy; "
+      f"{100 * saving:.0f}% of the multiply-accumulates saved while test accuracy moves by {-loss:+.2f} points "
+      f"({100 * accuracy:.2f}% against {100 * exit_accuracy[-1]:.2f}% always at the last exit); "
       f"{torch.bincount(exits, minlength=net.num_exits).tolist()} images leave at exits 1-{net.num_exits}")
 
 # %%
@@ -183,8 +187,8 @@ plt.show()
 
 # %% [markdown]
 # BranchyNet (Teerapittayanon et al. 2016, published) took side exits when the prediction was confident and reported
-# faster inference on MNIST and CIFAR-10 at equal or better accuracy; our measurement above is the same idea on a
-# CPU-sized network.
+# faster inference on MNIST and CIFAR-10 at equal or better accuracy; ours is the same idea, measured in
+# multiply-accumulates rather than time, on a 4-block CNN trained on a subset of MNIST.
 #
 # ### Exercise 2 · Which exit?
 #
@@ -208,8 +212,9 @@ check_first_confident_exit(my_first_confident_exit)
 #
 # An MLP with two hidden layers of 256 units that can run at 25%, 50%, 75% or 100% of its units; the first units are
 # the ones kept (decided in advance), the weights are shared, and training sums the losses of every width. With **one
-# shared set of batch-normalisation statistics**, the running means and variances mix all widths and fit none of
-# them; Slimmable Networks (Yu et al. 2019) give **each width its own** (switchable batch norm).
+# shared set of batch-normalisation statistics**, the running means and variances are a mix of every width's, and the
+# widths unlike the mix pay for it (the table says which, one seed each); Slimmable Networks (Yu et al. 2019) give
+# **each width its own** (switchable batch norm).
 # Expected run time: about 15 s.
 
 # %%

@@ -109,8 +109,8 @@ record("+ distillation from the teacher", save_state_dict(files / "distilled.pt"
 # of its weights with the largest magnitude.
 #
 # Like Deep Compression, each layer keeps its own share (`KEEP` below): the low-rank factors of the first layer keep
-# a quarter, the middle 300 -> 100 layer 9% and the last layer 26% (Deep Compression's published shares for
-# LeNet-300-100's second and third layers). Three rounds, each pruning the same fraction of what is left, each followed by fine-tuning
+# a quarter, the middle 300 -> 100 layer 9% and the last layer 26% (fixed in advance, after Deep Compression's choices
+# for LeNet-300-100, which kept 8% of the weights overall, published). Three rounds, each pruning the same fraction of what is left, each followed by fine-tuning
 # (`P.prune_round_epochs`: one epoch after each, two after the last, in the lecture profile). Expected run time: about 15 s.
 
 # %%
