@@ -64,6 +64,28 @@ def distillation_loss(student_logits, teacher_logits, labels, temperature, alpha
     return alpha * soft + (1.0 - alpha) * hard
 
 
+class TeacherAlongside(torch.nn.Module):
+    """A student that answers with its teacher's logits beside its own: ``forward(x)`` returns
+    ``(student(x), teacher(x))`` on the very same images.
+
+    For distillation with data augmentation: when ``fit`` shifts the images (``jitter``), soft
+    targets computed once on the unshifted images would describe other images; computed here, the
+    teacher sees what the student sees. The teacher is frozen (no gradient, kept in eval mode) and
+    is not a submodule, so the optimizer, ``.train()`` and the student's state dict leave it alone.
+    """
+
+    def __init__(self, student: torch.nn.Module, teacher: torch.nn.Module):
+        super().__init__()
+        self.student = student
+        self._teacher = (teacher.eval().requires_grad_(False),)  # a tuple: hidden from .modules()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        teacher = self._teacher[0].to(x.device)
+        with torch.no_grad():
+            teacher_logits = teacher(x)
+        return self.student(x), teacher_logits
+
+
 def entropy(probabilities: torch.Tensor) -> torch.Tensor:
     """H(p) = -sum_i p_i log p_i in nats, over the last dimension (log 10 = 2.303 is uniform over 10 classes)."""
     return -torch.special.xlogy(probabilities, probabilities).sum(dim=-1)

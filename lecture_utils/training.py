@@ -75,8 +75,10 @@ def fit(
     ``on_epoch_end(epoch, model)``, if given, is called after each epoch and what it
     returns is kept in ``history.extras`` (for training curves). ``after_step(model)``, if
     given, runs after every optimizer step (BinaryConnect clips its weights there).
-    ``schedule``: "constant" learning rate, or "cosine", from ``lr`` down to 0 along a half
-    cosine over all steps (the last epochs then settle instead of jumping around).
+    ``schedule``: "constant" learning rate; "cosine", from ``lr`` down to 0 along a half
+    cosine over all steps (the last epochs then settle instead of jumping around); or
+    "one-cycle" (Smith's super-convergence schedule): up from ``lr / 25`` to ``lr`` over the first
+    30% of the steps, then down to almost 0, so a large peak rate can be used safely.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -88,10 +90,15 @@ def fit(
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     else:
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader))
-                 if schedule == "cosine" else None)
+    steps = epochs * len(loader)
+    schedulers = {
+        "constant": lambda: None,
+        "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps),
+        "one-cycle": lambda: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps),
+    }
+    if schedule not in schedulers:
+        raise ValueError(f"schedule must be one of {', '.join(map(repr, schedulers))}, got {schedule!r}")
+    scheduler = schedulers[schedule]()
     torch.manual_seed(seed)
     jitter_gen = torch.Generator().manual_seed(seed + 1)
     history = History(name)

@@ -166,3 +166,22 @@ def test_bias_shift_for_share_needs_no_labels():
     assert bias_shift_for_share(logits, 0, 0.9, [0.0, 1.0, 2.0, 3.0]) == 3.0
     with pytest.raises(ValueError, match="share must be a fraction"):
         bias_shift_for_share(logits, 0, 10, [0.0])
+
+
+def test_teacher_alongside_gives_the_teachers_logits_on_the_same_images_and_trains_only_the_student():
+    from lecture_utils.distillation import TeacherAlongside
+    from lecture_utils.training import fit
+
+    torch.manual_seed(0)
+    student, teacher = torch.nn.Linear(4, 3), torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5))
+    teacher_before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    pair = TeacherAlongside(student, teacher)
+    x = torch.randn(8, 4)
+    s, t = pair(x)
+    assert torch.equal(s, student(x)) and torch.equal(t, teacher.eval()(x)) and not t.requires_grad
+    assert list(pair.state_dict()) == ["student.weight", "student.bias"]  # the teacher is not saved with the student
+    loader = [(x, torch.randint(0, 3, (8,)))]
+    fit(pair, loader, lambda out, y: distillation_loss(out[0], out[1], y, 2.0, 0.5), epochs=2, verbose=False)
+    assert not teacher.training  # fit's .train() did not reach it: its dropout stays off
+    assert all(torch.equal(teacher.state_dict()[k], v) for k, v in teacher_before.items())
+    assert not torch.equal(student(x), s)

@@ -28,6 +28,7 @@ from lecture_utils.exercises import EXERCISES, ExerciseError, check_homework_mod
 from lecture_utils.exercises.harness import EXPECTED_FILE, NOT_IMPLEMENTED, load_expected
 from lecture_utils.fitnets import hidden_activations
 from lecture_utils.huffman import canonical_code
+from lecture_utils.measure import count_budget
 from lecture_utils.quantization import pack_bits
 from tools.answers import ANSWERS, expected_values, out_of_date
 
@@ -44,7 +45,10 @@ SIGNATURES = {name: ["fn"] for name in [
     "check_first_confident_exit", "check_gaps_with_escape", "check_canonical_code", "check_parameter_count",
 ]}
 SIGNATURES["check_homework_model"] = ["build_fn", "budget"]
-CHECKS = {name: getattr(exercises, name) for name in dir(exercises) if name.startswith("check_")}
+# Design tasks: the student's function, and what it is measured on.
+DESIGN_SIGNATURES = {"check_exit_threshold": ["fn", "validation", "test", "macs"]}
+CHECKS = {name: getattr(exercises, name) for name in dir(exercises)
+          if name.startswith("check_") and name not in DESIGN_SIGNATURES}
 
 
 def stub(*args):
@@ -84,8 +88,8 @@ def ids(values):
 
 def test_every_check_is_exported_with_its_signature():
     assert set(CHECKS) == set(SIGNATURES)
-    for name, params in SIGNATURES.items():
-        assert list(inspect.signature(CHECKS[name]).parameters) == params, name
+    for name, params in {**SIGNATURES, **DESIGN_SIGNATURES}.items():
+        assert list(inspect.signature(getattr(exercises, name)).parameters) == params, name
     assert inspect.signature(check_homework_model).parameters["budget"].default is None
     assert issubclass(ExerciseError, AssertionError)
 
@@ -257,7 +261,7 @@ ALSO_RIGHT = [  # other ways of being right, as students write them
     ("low-rank parameters", lambda n, m, k: (n * m, k * (n + m))),
     ("truncated SVD", _svd_with_other_signs),
     ("first confident exit", _first_passing),
-    ("counting parameters", lambda m: torch.tensor(sum(p.numel() for p in m.parameters()))),
+    ("counting parameters", lambda m: torch.tensor(count_budget(m))),  # a 0-dim tensor is a number too
     ("the homework model", lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.Linear(6, 10))),
 ]
 
@@ -349,3 +353,50 @@ def test_no_hint_contains_the_answer():
             leaked = [line for line in lines if line in text]
             assert not leaked, f"{exercise.name}: a hint quotes a solution: {leaked}"
         assert exercise.hint and all(m.hint for m in exercise.catalogue)
+
+
+# ---- design tasks: measured, not compared ---------------------------------------------------------
+
+def _exits(confidences, right):
+    """Softmax outputs of 2 exits for images whose top probability at exit 1 is ``confidences`` and
+    whose exit-1 guess is right where ``right``; the last exit is always right."""
+    labels = torch.arange(len(confidences)) % 10
+    first = torch.full((len(confidences), 10), 0.0)
+    guess = torch.where(torch.tensor(right), labels, (labels + 1) % 10)
+    first[torch.arange(len(confidences)), guess] = torch.tensor(confidences)
+    first += (1 - first.sum(1, keepdim=True)) / 10
+    last = torch.nn.functional.one_hot(labels, 10).double() * 0.9 + 0.01
+    return [first.double(), last], labels
+
+
+def test_the_exit_threshold_design_task_measures_the_choice_on_the_test_split():
+    from lecture_utils.exercises import check_exit_threshold
+    from lecture_utils.exercises.dynamic import EXIT_THRESHOLD
+
+    # 8 images: 6 confident and right at exit 1, 2 unsure and wrong there; exit 1 costs 10 MACs, exit 2 100
+    split = _exits([0.95] * 6 + [0.55] * 2, [True] * 6 + [False] * 2)
+    macs = [10, 100]
+    numbers = check_exit_threshold(lambda p, y, m: 0.9, split, split, macs)
+    assert numbers["lost"] == 0 and numbers["saved"] == pytest.approx(100 * (1 - (6 * 10 + 2 * 100) / 800))
+    seen = []
+    check_exit_threshold(lambda p, y, m: seen.append((len(p), len(y), m)) or 0.9, split, split, macs)
+    assert seen == [(2, 8, [10, 100])]  # the function gets the validation split and the MACs
+    with pytest.raises(ExerciseError, match="too many images leave early and wrong: a higher threshold") as info:
+        check_exit_threshold(lambda p, y, m: 0.5, split, split, macs)
+    assert "25.00 points lost" in str(info.value) or "+25.00 points lost" in str(info.value)
+    with pytest.raises(ExerciseError, match="too few images stop early: a lower threshold"):
+        check_exit_threshold(lambda p, y, m: 1.0, split, split, macs)
+    with pytest.raises(ExerciseError, match=re.escape(NOT_IMPLEMENTED)) as info:
+        check_exit_threshold(stub, split, split, macs)
+    assert info.value.exercise is EXIT_THRESHOLD and info.value.__suppress_context__
+    with pytest.raises(ExerciseError, match=r"threshold must be a number from 0 to 1.*got threshold=1\.5"):
+        check_exit_threshold(lambda p, y, m: 1.5, split, split, macs)
+    with pytest.raises(ExerciseError, match="your function raised ZeroDivisionError"):
+        check_exit_threshold(lambda p, y, m: 1 / 0, split, split, macs)
+
+
+def test_every_design_task_is_exported_and_no_hint_names_a_number_to_choose():
+    assert {t.name for t in exercises.DESIGN_TASKS} == {"exit threshold (design)"}
+    for task in exercises.DESIGN_TASKS:
+        for text in (task.hint, *(hint for _, hint in task.hints)):
+            assert not re.search(r"\d", text), f"{task.name}: a hint with a number: {text!r}"

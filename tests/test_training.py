@@ -87,3 +87,31 @@ def test_random_shift_moves_pixels_within_range():
     assert shifted.sum() == 50
     assert ((rows - 4).abs() <= 2).all() and ((cols - 4).abs() <= 2).all()
     assert len(set(zip(rows.tolist(), cols.tolist()))) > 5
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "one-cycle"])
+def test_schedules_follow_their_shape(schedule, monkeypatch):
+    """cosine: from lr down to about 0; one-cycle: up from lr / 25 to lr in the first 30%, then down."""
+    x, y = _toy()
+    rates, step = [], torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])  # the rate this step uses
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    fit(MLP(hidden=(8,)), make_loader(x, y, batch_size=16), F.cross_entropy, epochs=2, lr=1e-2, schedule=schedule,
+        verbose=False, device="cpu")
+    assert len(rates) == 32
+    if schedule == "cosine":
+        assert rates[0] == 1e-2 and all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] < 1e-4
+    else:
+        peak = max(range(len(rates)), key=rates.__getitem__)
+        assert 0.2 < peak / len(rates) < 0.4 and rates[peak] == pytest.approx(1e-2, rel=0.05)
+        assert rates[0] < 1e-2 / 10 and rates[-1] < 1e-5
+
+
+def test_an_unknown_schedule_is_refused_with_the_choices():
+    x, y = _toy()
+    with pytest.raises(ValueError, match="'constant', 'cosine', 'one-cycle'.*'linear'"):
+        fit(MLP(), make_loader(x, y), F.cross_entropy, epochs=1, schedule="linear", verbose=False)

@@ -35,7 +35,7 @@ from lecture_utils.exercises.harness import EXPECTED_FILE, Exercise, load_expect
 from lecture_utils.files import atomic_write_bytes
 from lecture_utils.fitnets import hidden_activations
 from lecture_utils.huffman import canonical_code, huffman_decode
-from lecture_utils.measure import count_budget, count_parameters
+from lecture_utils.measure import BATCH_NORM_STATISTICS, count_budget, count_parameters
 from lecture_utils.quantization import pack_bits, quantize_uniform
 
 
@@ -238,6 +238,10 @@ LATER = {
         lambda m: sum(p.numel() for n, p in m.named_parameters() if n.endswith("weight")),
         lambda m: count_parameters(m) + sum(b.numel() for b in m.buffers()),
         lambda m: len(list(m.parameters())),
+        lambda m: count_parameters(m) + sum(b.numel() for n, b in m.named_buffers()  # every batch norm's statistics left out
+                                            if n.rsplit(".", 1)[-1] not in BATCH_NORM_STATISTICS),
+        lambda m: count_parameters(m),
+        lambda m: sum(p.numel() for _, p in m.named_parameters(remove_duplicate=False)) + count_budget(m) - count_parameters(m),
     )),
     "the homework model": Answers(lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.ReLU(), nn.Linear(6, 10)), (
         lambda: "model",

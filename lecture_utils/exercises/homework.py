@@ -13,9 +13,32 @@ from .harness import Case, Exercise, Mistake, call_with_copies
 
 # ---- counting (C20): every number in parameters and buffers, not bytes; batch norm's running statistics aside
 
+class _WeightsInABuffer(nn.Module):
+    """A linear layer whose weights are a buffer, not a parameter (the budget counts them all the same)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("weight", torch.zeros(10, 20))
+        self.bias = nn.Parameter(torch.zeros(10))
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+
+
+def _tied():
+    """Two layers sharing one weight matrix (counted once)."""
+    first, second = nn.Linear(8, 8), nn.Linear(8, 8, bias=False)
+    second.weight = first.weight
+    return nn.Sequential(first, nn.ReLU(), second)
+
+
 def _count_cases():
     model = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
-    return [Case((model,))]
+    return [Case((model,), "a convolution, batch norm and a linear layer"),
+            Case((_WeightsInABuffer(),), "weights kept in a buffer"),
+            Case((nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5, affine=False)),),
+                 "batch norm without a learned scale and shift (affine=False)"),
+            Case((_tied(),), "two layers sharing one weight matrix")]
 
 
 EXPECTED = "expected {want:,}, got {got!r}: "
@@ -30,7 +53,7 @@ PARAMETER_COUNT = Exercise(
     name="counting parameters", cases=_count_cases,
     hint=EXPECTED + "count every number in every parameter tensor of the model (and in its buffers, "
                     "batch norm's running statistics aside).",
-    passed="{want:,} numbers counted in the test network (convolution, batch norm, linear).",
+    passed="numbers counted as the grader does, buffers, affine=False batch norm and shared tensors included.",
     run=_as_number,
     mistakes=(
         Mistake(EXPECTED + "that is 4 bytes per parameter; the homework counts parameters, not bytes (C20)."),
@@ -38,6 +61,11 @@ PARAMETER_COUNT = Exercise(
         Mistake(EXPECTED + "you counted batch norm's running statistics too (running mean, variance and "
                 "step count); they are the one kind of buffer the budget leaves out: measured, not learned."),
         Mistake(EXPECTED + "that is the number of parameter *tensors*; count the numbers inside each one (numel)."),
+        Mistake(EXPECTED + "a batch norm with affine=False learns no scale and shift, so the rule's exception does "
+                "not apply: its running statistics are the model's numbers and count."),
+        Mistake(EXPECTED + "buffers count too (`model.buffers()`): a number kept with register_buffer is carried like "
+                "any weight; only batch norm's running statistics are left out."),
+        Mistake(EXPECTED + "a tensor shared by two layers is one tensor: count it once."),
     ),
 )
 
