@@ -6,7 +6,8 @@ notebook has each region between ``### BEGIN SOLUTION`` and ``### END SOLUTION``
     # YOUR CODE HERE
     raise NotImplementedError
 
-(indented like the region) and all outputs cleared. Each exercise's ``check_...`` call then
+(indented like the region) and all outputs cleared; in a markdown cell (the teachers' answer to a
+"what did you see?" question) the region becomes "*Your answer here.*". Each exercise's ``check_...`` call then
 fails with its hint until the student fills the function in. The checks compare with the values
 stored in ``lecture_utils/exercises/expected.pt``; the answers that give them (``tools/answers.py``)
 stay out with every other tool, and the version is not written while those values are out of
@@ -29,6 +30,8 @@ REPO = NOTEBOOK_DIR.parent
 DEFAULT_OUT = REPO / "build" / "student"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError"
+# A "what did you see?" question's answer, in a markdown cell between the same markers: the student writes there.
+ANSWER_STUB = "*Your answer here.*"
 # Copied as they are: what a student needs to run the notebooks.
 SUPPORT = ["lecture_utils", "pyproject.toml", "environment.yml", ".gitignore", "lecture.mk"]
 # The students' Makefile: only what works without the teachers' checkout (no tests, tools or sources);
@@ -50,11 +53,11 @@ TEACHERS_ONLY = ["homework/reference_solutions.py", "homework/reference"]
 SOLUTION = re.compile(rf"^([ \t]*){re.escape(BEGIN)}[^\n]*\n.*?^[ \t]*{re.escape(END)}[^\n]*$", re.M | re.S)
 
 
-def strip_solutions(source: str) -> str:
+def strip_solutions(source: str, stub_text: str = STUB) -> str:
     """Replace each solution region of a cell's source by the stub, at the region's indentation."""
     def stub(match):
         indent = match.group(1)
-        return "\n".join(indent + line for line in STUB.splitlines())
+        return "\n".join(indent + line for line in stub_text.splitlines())
 
     if source.count(BEGIN) != source.count(END):
         raise ValueError(f"unbalanced solution markers in a cell starting {source[:60]!r}")
@@ -68,6 +71,8 @@ def student_notebook(nb):
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = strip_solutions(cell.source, ANSWER_STUB)
         if cell.cell_type == "code":
             cell.source = strip_solutions(cell.source)
             cell.outputs = []

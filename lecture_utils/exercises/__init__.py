@@ -21,8 +21,8 @@ from .combining import check_canonical_code, check_gaps_with_escape
 from .distillation import (check_average_state_dicts, check_best_bias_shift, check_distillation_loss, check_drop_digit,
                            check_ensemble_probabilities, check_hidden_activations, check_logit_matching_loss,
                            check_softmax_with_temperature)
-from .dynamic import check_first_confident_exit, check_sum_of_exit_losses
-from .harness import Case, Exercise, ExerciseError, Mistake
+from .dynamic import check_exit_threshold, check_first_confident_exit, check_sum_of_exit_losses
+from .harness import Case, DesignTask, Exercise, ExerciseError, Mistake
 from .homework import check_homework_model, check_parameter_count
 from .quantization import (check_binarize, check_huffman_decode, check_kmeans_step, check_pack_bits,
                            check_quantize_uniform, check_straight_through)
@@ -30,16 +30,18 @@ from .quantization import (check_binarize, check_huffman_decode, check_kmeans_st
 # Every exercise, in the lecture's order: the tests grade each one's answers, catalogue and errors.
 EXERCISES = (*distillation.EXERCISES, *quantization.EXERCISES, *architecture.EXERCISES, *dynamic.EXERCISES,
              *combining.EXERCISES, *homework.EXERCISES)
+# Every design task: a decision whose check measures what the student's function chose.
+DESIGN_TASKS = (*dynamic.DESIGN_TASKS,)
 
 __all__ = [
-    "Case", "Exercise", "ExerciseError", "Mistake", "EXERCISES",
+    "Case", "DesignTask", "Exercise", "ExerciseError", "Mistake", "EXERCISES", "DESIGN_TASKS",
     "check_softmax_with_temperature", "check_distillation_loss", "check_drop_digit", "check_best_bias_shift",
     "check_ensemble_probabilities", "check_average_state_dicts", "check_logit_matching_loss",
     "check_hidden_activations",
     "check_quantize_uniform", "check_pack_bits", "check_kmeans_step", "check_huffman_decode", "check_binarize",
     "check_straight_through",
     "check_conv_parameter_formula", "check_separable_block", "check_low_rank_parameters", "check_truncated_svd",
-    "check_sum_of_exit_losses", "check_first_confident_exit",
+    "check_sum_of_exit_losses", "check_first_confident_exit", "check_exit_threshold",
     "check_gaps_with_escape", "check_canonical_code",
     "check_parameter_count", "check_homework_model",
 ]

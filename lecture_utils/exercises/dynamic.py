@@ -1,9 +1,12 @@
 """Exercises of notebook 10: training early exits, and choosing an exit by confidence."""
 from __future__ import annotations
 
+import copy
+
 import torch
 
-from .harness import Case, Exercise, Mistake, as_list, close, not_one_number
+from ..dynamic import require_threshold, threshold_outcome
+from .harness import Case, DesignTask, Exercise, Mistake, as_list, close, not_one_number
 
 # ---- notebook 10 · training an early-exit network: the loss is sum over exits e of CE(exit e, labels) ---
 
@@ -64,4 +67,49 @@ def check_first_confident_exit(fn) -> None:
     FIRST_CONFIDENT_EXIT.check(fn)
 
 
+# ---- notebook 10 · design: a threshold that saves at least half the computation, at little accuracy ---
+
+MAX_POINTS_LOST, MIN_SAVED = 0.3, 0.5
+
+
+def _threshold_numbers(fn, validation, test, macs) -> dict:
+    """The threshold ``fn`` chooses from the validation split, measured on the test images against
+    always answering at the last exit. ``validation`` and ``test``: (every exit's softmax outputs, labels)."""
+    threshold = fn(*copy.deepcopy(validation), list(macs))
+    if isinstance(threshold, torch.Tensor) and threshold.numel() == 1:
+        threshold = threshold.item()
+    outcome = threshold_outcome(*test, macs, require_threshold(threshold))
+    probabilities, labels = test
+    last = (probabilities[-1].argmax(1) == labels).double().mean().item()
+    return {"threshold": outcome["threshold"], "saved": 100 * outcome["saved"], "accuracy": 100 * outcome["accuracy"],
+            "last": 100 * last, "lost": 100 * (last - outcome["accuracy"])}
+
+
+EXIT_THRESHOLD = DesignTask(
+    name="exit threshold (design)",
+    goal=f"at least {MIN_SAVED:.0%} of the multiply-accumulates saved, at most {MAX_POINTS_LOST} points of test accuracy "
+         "lost against always answering at the last exit",
+    measure=_threshold_numbers,
+    met=lambda n: n["saved"] >= 100 * MIN_SAVED and n["lost"] <= MAX_POINTS_LOST,
+    report="threshold {threshold:.3f}: {saved:.0f}% of the multiply-accumulates saved, test accuracy {accuracy:.2f}% "
+           "({lost:+.2f} points lost against {last:.2f}% at the last exit)",
+    hint="no threshold of this network may meet both: say so, with the closest you found.",
+    hints=(
+        (lambda n: n["saved"] < 100 * MIN_SAVED and n["lost"] <= MAX_POINTS_LOST,
+         "too few images stop early: a lower threshold lets more of them leave at the cheap exits."),
+        (lambda n: n["lost"] > MAX_POINTS_LOST and n["saved"] >= 100 * MIN_SAVED,
+         "too many images leave early and wrong: a higher threshold keeps the doubtful ones going deeper."),
+    ),
+)
+
+
+def check_exit_threshold(fn, validation, test, macs) -> dict:
+    """Design task (notebook 10): ``fn(probabilities, labels, macs)`` chooses a threshold from the
+    validation split (every exit's softmax outputs, the labels, each exit's multiply-accumulates);
+    does it save at least half of the multiply-accumulates on the test images while losing at most
+    0.3 points of test accuracy? ``validation``, ``test``: (exit probabilities, labels)."""
+    return EXIT_THRESHOLD.check(fn, validation, test, macs)
+
+
 EXERCISES = (SUM_OF_EXIT_LOSSES, FIRST_CONFIDENT_EXIT)
+DESIGN_TASKS = (EXIT_THRESHOLD,)

@@ -273,3 +273,52 @@ def _holds(same, got, want) -> bool:
         return bool(same(got, want))
     except Exception:  # a result that cannot even be compared is wrong
         return False
+
+
+# ---- design tasks: a decision with a measurable goal --------------------------------------------
+
+@dataclass(frozen=True)
+class DesignTask:
+    """A design decision with a goal that can be measured: the check measures what the student's
+    function chose or built (not their code) and says, with the numbers, whether the goal is met.
+
+    ``measure(fn, *context)`` calls the student's ``fn`` as the task says and returns the measured
+    numbers as a dict; a choice that is not allowed raises ``ValueError`` or ``TypeError`` saying
+    what is. ``met(numbers)`` says whether the goal is reached; ``report`` is a template over the
+    numbers, shown either way; ``hints`` are ``(applies(numbers), hint)`` pairs, the first that
+    applies is said when the goal is missed (else ``hint``). A hint says which way to move, never
+    the answer.
+    """
+
+    name: str
+    goal: str
+    measure: Callable[..., dict]
+    met: Callable[[dict], bool]
+    report: str
+    hint: str
+    hints: tuple[tuple[Callable[[dict], bool], str], ...] = ()
+
+    def check(self, fn, *context) -> dict:
+        """Measure what ``fn`` chooses; print a ✓ line with the numbers and return them, or raise
+        ExerciseError with the numbers and one hint."""
+        try:
+            numbers = self.measure(fn, *context)
+        except NotImplementedError:
+            raise ExerciseError(f"{self.name}: not yet. {NOT_IMPLEMENTED}", self) from None
+        except (ValueError, TypeError) as exc:  # a choice outside what is allowed: say what is
+            raise ExerciseError(f"{self.name}: not yet. {exc}", self) from None
+        except Exception as exc:  # the student's bug: one message, no chained traceback
+            raise ExerciseError(f"{self.name}: not yet. your function raised {type(exc).__name__}: {exc}", self) from None
+        measured = _fill(self.report, numbers)
+        if self.met(numbers):
+            print(f"✓ {self.name}: {measured}; the goal ({self.goal}) is met.")
+            return numbers
+        hint = next((text for applies, text in self.hints if _applies(applies, numbers)), self.hint)
+        raise ExerciseError(f"{self.name}: not yet. {measured}; the goal is {self.goal}. {_fill(hint, numbers)}", self)
+
+
+def _applies(condition, numbers) -> bool:
+    try:
+        return bool(condition(numbers))
+    except Exception:
+        return False
