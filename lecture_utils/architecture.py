@@ -131,6 +131,22 @@ def evaluate_low_rank_layer(model: nn.Module, layer: str, rank: int, images, lab
             "parameters": count_parameters(factors), "formula": rank * (n + m) + m, "full": n * m + m}
 
 
+def low_rank_model(model: nn.Module, ranks: dict) -> nn.Module:
+    """A copy of ``model`` with each linear layer named in ``ranks`` (``{"1": 64, "3": 30}``) replaced
+    by its rank-K factorization (``low_rank_factorize``); ``model`` itself is unchanged. A rank of
+    ``None`` keeps that layer whole."""
+    swapped = copy.deepcopy(model)
+    for layer, rank in ranks.items():
+        linear = model.get_submodule(layer)
+        if not isinstance(linear, nn.Linear):
+            raise ValueError(f"layer {layer!r} is a {type(linear).__name__}, not a linear layer; the linear layers are "
+                             f"{[n for n, m in model.named_modules() if isinstance(m, nn.Linear)]}")
+        if rank is not None:
+            parent, _, child = layer.rpartition(".")
+            setattr(swapped.get_submodule(parent), child, low_rank_factorize(linear, rank))
+    return swapped
+
+
 def low_rank_parameter_counts(n: int, m: int, rank: int) -> tuple[int, int]:
     """``(N*M, K*(N+M))``, counted from real ``nn.Linear`` modules (no biases) and checked."""
     _require_positive(N=n, M=m, rank=rank)

@@ -6,8 +6,10 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ..architecture import low_rank_model
 from ..models import count_parameters
-from .harness import Case, Exercise, Mistake, as_list, close, not_a_pair, tensor_like
+from ..training import evaluate
+from .harness import Case, DesignTask, Exercise, Mistake, as_list, close, not_a_pair, tensor_like
 
 # ---- notebook 08 · depthwise separable convolution: k*k*I*O against k*k*I + I*O parameters -------
 
@@ -144,4 +146,45 @@ def check_truncated_svd(fn) -> None:
     TRUNCATED_SVD.check(fn)
 
 
+# ---- notebook 09 · design: ranks for a parameter budget, at little accuracy ---------------------------
+
+RANK_BUDGET, MAX_RANK_LOSS = 100_000, 0.5  # parameters of the whole network; points of test accuracy
+
+
+def _rank_numbers(fn, model, chosen_on, test) -> dict:
+    """The ranks ``fn`` chooses from ``chosen_on`` (images, labels), measured: the factorized network's
+    parameters and the test accuracy it loses against ``model``."""
+    ranks = fn(model, *chosen_on)
+    if not isinstance(ranks, dict) or not ranks:
+        raise TypeError(f"return a dict from layer name to rank, e.g. {{'1': 10}}, got {ranks!r}")
+    factorized = low_rank_model(model, ranks)
+    full, reduced = evaluate(model, *test).accuracy, evaluate(factorized, *test).accuracy
+    return {"ranks": ranks, "parameters": count_parameters(factorized), "budget": RANK_BUDGET,
+            "lost": 100 * (full - reduced), "accuracy": 100 * reduced}
+
+
+RANK_BUDGET_TASK = DesignTask(
+    name="ranks for a budget (design)",
+    goal=f"at most {RANK_BUDGET:,} parameters in the whole network, at most {MAX_RANK_LOSS} points of test accuracy lost",
+    measure=_rank_numbers,
+    met=lambda n: n["parameters"] <= RANK_BUDGET and n["lost"] <= MAX_RANK_LOSS,
+    report="ranks {ranks}: {parameters:,} parameters, test accuracy {accuracy:.2f}% ({lost:+.2f} points lost)",
+    hint="measure a few splits of the budget on the images you were given.",
+    hints=(
+        (lambda n: n["parameters"] > RANK_BUDGET,
+         "over the budget: lower a rank, starting where a rank costs most (a rank costs N + M parameters)."),
+        (lambda n: n["lost"] > MAX_RANK_LOSS,
+         "within the budget but too inaccurate: move rank to the layer whose accuracy suffers most per rank removed."),
+    ),
+)
+
+
+def check_rank_budget(fn, model, chosen_on, test) -> dict:
+    """Design task (notebook 09): ``fn(model, images, labels)`` returns ranks per linear layer
+    (``{"1": K1, "3": K2}``), chosen on ``chosen_on``; met when the factorized network
+    (``low_rank_model``) has at most 100,000 parameters and loses at most 0.5 points on ``test``."""
+    return RANK_BUDGET_TASK.check(fn, model, chosen_on, test)
+
+
 EXERCISES = (CONV_PARAMETER_FORMULA, SEPARABLE_BLOCK, LOW_RANK_PARAMETERS, TRUNCATED_SVD)
+DESIGN_TASKS = (RANK_BUDGET_TASK,)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from ..clustering import evaluate_clustered_layer
 from ..quantization import quantization_params
-from .harness import TENSOR_FORM, Case, Exercise, Mistake, Traced, close, not_a_pair, tensor_like, with_gradient
+from ..training import evaluate
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, close, not_a_pair, tensor_like,
+                      with_gradient)
 
 # ---- notebook 05 · uniform quantization: w' = (clamp(round(w / scale) + zero_point, 0, 2^b - 1) - zero_point) * scale
 
@@ -222,4 +225,49 @@ def check_straight_through(fn) -> None:
     STRAIGHT_THROUGH.check(fn)
 
 
+# ---- notebook 06 · design: the fewest clusters that keep the network's accuracy ------------------------
+
+MAX_CLUSTER_LOSS = 0.3  # points of test accuracy, against the float network
+MAX_CLUSTERS = 256
+
+
+def _cluster_numbers(fn, model, layer, chosen_on, test) -> dict:
+    """The number of clusters ``fn`` chooses from ``chosen_on`` (images, labels it may use), measured on
+    ``test``: the accuracy lost with that many clusters in ``layer``, and with one fewer."""
+    k = fn(model, layer, *chosen_on)
+    if isinstance(k, torch.Tensor) and k.numel() == 1:
+        k = k.item()
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_CLUSTERS:
+        raise ValueError(f"return a whole number of clusters from 1 to {MAX_CLUSTERS}, got {k!r}")
+    full = 100 * evaluate(model, *test).accuracy
+
+    def lost(clusters: int) -> float:
+        return full - 100 * evaluate_clustered_layer(model, layer, clusters, *test)["accuracy"] if clusters else float("inf")
+
+    return {"clusters": k, "lost": lost(k), "fewer": k - 1, "lost_fewer": lost(k - 1), "full": full}
+
+
+CLUSTER_COUNT = DesignTask(
+    name="how few clusters (design)",
+    goal=f"the fewest clusters in the layer that keep test accuracy within {MAX_CLUSTER_LOSS} points of the float network",
+    measure=_cluster_numbers,
+    met=lambda n: n["lost"] <= MAX_CLUSTER_LOSS < n["lost_fewer"],
+    report="{clusters} clusters: {lost:+.2f} points lost against float's {full:.2f}% ({fewer} clusters: {lost_fewer:+.2f})",
+    hint="measure a few numbers of clusters on the images you were given, and keep the smallest that is close enough.",
+    hints=(
+        (lambda n: n["lost"] > MAX_CLUSTER_LOSS, "too few clusters: the layer lost too much; choose more, and leave "
+                                                  "some room, since the images you chose on are not the test images."),
+        (lambda n: n["lost_fewer"] <= MAX_CLUSTER_LOSS, "one cluster fewer also stays within the goal: you can go lower."),
+    ),
+)
+
+
+def check_cluster_count(fn, model, layer, chosen_on, test) -> dict:
+    """Design task (notebook 06): ``fn(model, layer, images, labels)`` returns a number of clusters
+    for ``layer``, chosen on ``chosen_on`` (images, labels); met when, on ``test``, that many clusters
+    lose at most 0.3 points against the float network and one fewer would lose more."""
+    return CLUSTER_COUNT.check(fn, model, layer, chosen_on, test)
+
+
 EXERCISES = (QUANTIZE_UNIFORM, PACK_BITS, KMEANS_STEP, HUFFMAN_DECODE, BINARIZE, STRAIGHT_THROUGH)
+DESIGN_TASKS = (CLUSTER_COUNT,)
