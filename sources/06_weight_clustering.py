@@ -30,7 +30,7 @@ from lecture_utils import (Spread, balanced_subset, claim, clearly_below, count_
 from lecture_utils.clustering import (cluster_in_training, cluster_model, cluster_weights, clustered_layers,
                                       clustered_model_bytes, clustering_error, error_by_magnitude,
                                       evaluate_clustered_layer, settle_clusters)
-from lecture_utils.exercises import check_huffman_decode, check_kmeans_step
+from lecture_utils.exercises import check_cluster_count, check_huffman_decode, check_kmeans_step
 from lecture_utils.huffman import (average_code_length, entropy_bits, fixed_length_bits, huffman_code, huffman_decode,
                                    huffman_encode)
 from lecture_utils.quantization import (pack_bits, quantize_codes, quantize_model, quantized_model_bytes,
@@ -212,6 +212,41 @@ for k in (16, 32):
 cluster_slider(model, "1", x_test, y_test, num_clusters=4)
 
 # %% [markdown]
+# ### Exercise 2 · Design: clusters for a 3-bit index
+#
+# How far to compress is the application's decision. Here the device stores the first layer's index in at most
+# **3 bits per weight** (fixed length, $\lceil \log_2 k \rceil$ bits), and the application allows at most
+# **0.3 points** of test accuracy below the float network. Write `my_cluster_count(model, layer, images, labels)`:
+# return the number of clusters for the first layer. Choose with the images you are given (5,000 training images: the
+# network has seen them, so they flatter it a little), not with the test images, which the check uses to measure your
+# choice. `evaluate_clustered_layer` (behind the slider above) measures one number of clusters.
+
+# %%
+def my_cluster_count(model, layer, images, labels):
+    ### BEGIN SOLUTION
+    full = evaluate(model, images, labels).accuracy
+    lost = {k: full - evaluate_clustered_layer(model, layer, k, images, labels)["accuracy"] for k in range(5, 9)}
+    print("points lost on the given images:", {k: round(100 * v, 2) for k, v in lost.items()})
+    return min(lost, key=lost.get)  # 5 to 8 clusters all cost a 3-bit index: keep the one that loses least here
+    ### END SOLUTION
+
+
+check_cluster_count(my_cluster_count, model, "1", (x_train[-5000:], y_train[-5000:]), (x_test, y_test))
+
+# %% [markdown]
+# **What did you see?** How does accuracy depend on the number of clusters within the same index width, and what does
+# that say about choosing k?
+#
+# ### BEGIN SOLUTION
+# From 5 to 8 clusters the index costs the same 3 bits, so within that width the choice is free: take the number that
+# loses least on the images you may use (the printed losses). They fall steeply over the first added centres, then
+# move by about a tenth of a point: once the dense middle of the weights is covered, another centre changes little,
+# and which of two such choices wins on 5,000 images is partly chance. The real choice is the width: one cluster past
+# a power of two costs a whole bit per weight. The given images are training images, so they may flatter the
+# clustered network; the check's line says what the test images make of the choice.
+# ### END SOLUTION
+
+# %% [markdown]
 # ## C14 · Two bits per weight, and the same two bits spent on uniform levels
 #
 # Every weight matrix in 4 clusters: per weight a 2-bit index, per layer 4 float32 values. 2-bit uniform quantization
@@ -293,7 +328,7 @@ claim("C15", len(code[frequent]) == min(lengths) and len(code[rare]) == max(leng
 # Deep Compression (published) reports that Huffman coding saves 20-30% of the storage; how much it saves depends on
 # how unequal the cluster sizes are (here, the saving printed above).
 #
-# ### Exercise 2 · Decode a Huffman bit string
+# ### Exercise 3 · Decode a Huffman bit string
 #
 # Write `my_huffman_decode(bits, code)` where `bits` is a string like `'0101110'` and `code` maps symbols to their
 # codes: read the bits one at a time and emit a symbol as soon as the bits read so far are one of the codes.

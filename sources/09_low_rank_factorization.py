@@ -27,8 +27,9 @@ from torch import nn
 
 from lecture_utils import (SeedStack, Spread, claim, count_parameters, evaluate, fit, load_mnist, make_loader,
                            stacked_loss, verdict)
-from lecture_utils.architecture import DepthwiseSeparableConv2d, low_rank_factorize, low_rank_parameter_counts
-from lecture_utils.exercises import check_low_rank_parameters, check_truncated_svd
+from lecture_utils.architecture import (DepthwiseSeparableConv2d, low_rank_factorize, low_rank_model,
+                                        low_rank_parameter_counts)
+from lecture_utils.exercises import check_low_rank_parameters, check_rank_budget, check_truncated_svd
 from lecture_utils.pretrained import load_teacher
 from lecture_utils.widgets import RankSlider
 
@@ -127,6 +128,45 @@ def my_truncated_svd(W, K):
 
 
 check_truncated_svd(my_truncated_svd)
+
+# %% [markdown]
+# ### Exercise 3 · Design: ranks for a budget
+#
+# LeNet-300-100 has 266,610 parameters; the device has room for 100,000, and the application allows at most 0.5 points
+# of test accuracy lost. Write `my_ranks(model, images, labels)`: return the rank of each linear layer you factorize,
+# as a dict (`{"1": K1}` factorizes the first layer only; the layers are `"1"`, `"3"` and `"5"`). A rank costs
+# N + M parameters (Exercise 1), so where to spend the budget is yours to decide. Choose with the 5,000 training
+# images you are given; the check measures the whole factorized network (`low_rank_model`) on the test images.
+
+# %%
+def my_ranks(model, images, labels):
+    ### BEGIN SOLUTION
+    full = evaluate(model, images, labels).accuracy
+    best = None
+    for second in (None, 60, 40, 20):  # the second layer whole or factorized; the first gets the rest of the budget
+        kept = 30_100 if second is None else second * 400 + 100
+        first = (100_000 - 1_010 - kept - 300) // 1_084
+        ranks = {"1": first} if second is None else {"1": first, "3": second}
+        lost = full - evaluate(low_rank_model(model, ranks), images, labels).accuracy
+        if best is None or lost < best[0]:
+            best = (lost, ranks)
+    return best[1]
+    ### END SOLUTION
+
+
+check_rank_budget(my_ranks, model, (x_train[-5000:], y_train[-5000:]), (x_test, y_test))
+
+# %% [markdown]
+# **What did you see?** Which split of the budget lost least, and why does the first layer deserve most of it?
+#
+# ### BEGIN SOLUTION
+# The first layer holds 88% of the parameters, so it must be cut hard in any split; what is left to decide is whether
+# the second layer should give up parameters so that the first keeps a higher rank. A rank of the first layer costs
+# 1,084 parameters, one of the second 400, so a few ranks taken from the second buy few for the first; the accuracy on
+# the chosen images says which way pays. The measured split above is the answer for this network; the printed loss
+# is small because the first layer's singular values fall fast (the plot above): most of what it does lives in a few
+# dozen directions.
+# ### END SOLUTION
 
 # %% [markdown]
 # ## SVD, SVD then fine-tuning, or training the factorized network from scratch

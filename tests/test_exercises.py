@@ -46,7 +46,9 @@ SIGNATURES = {name: ["fn"] for name in [
 ]}
 SIGNATURES["check_homework_model"] = ["build_fn", "budget"]
 # Design tasks: the student's function, and what it is measured on.
-DESIGN_SIGNATURES = {"check_exit_threshold": ["fn", "validation", "test", "macs"]}
+DESIGN_SIGNATURES = {"check_exit_threshold": ["fn", "validation", "test", "macs"],
+                     "check_cluster_count": ["fn", "model", "layer", "chosen_on", "test"],
+                     "check_rank_budget": ["fn", "model", "chosen_on", "test"]}
 CHECKS = {name: getattr(exercises, name) for name in dir(exercises)
           if name.startswith("check_") and name not in DESIGN_SIGNATURES}
 
@@ -376,7 +378,8 @@ def test_the_exit_threshold_design_task_measures_the_choice_on_the_test_split():
     # 8 images: 6 confident and right at exit 1, 2 unsure and wrong there; exit 1 costs 10 MACs, exit 2 100
     split = _exits([0.95] * 6 + [0.55] * 2, [True] * 6 + [False] * 2)
     macs = [10, 100]
-    numbers = check_exit_threshold(lambda p, y, m: 0.9, split, split, macs)
+    numbers = EXIT_THRESHOLD.check(lambda p, y, m: 0.9, split, split, macs)
+    assert check_exit_threshold(lambda p, y, m: 0.9, split, split, macs) is None  # a notebook cell shows no dict
     assert numbers["lost"] == 0 and numbers["saved"] == pytest.approx(100 * (1 - (6 * 10 + 2 * 100) / 800))
     seen = []
     check_exit_threshold(lambda p, y, m: seen.append((len(p), len(y), m)) or 0.9, split, split, macs)
@@ -396,7 +399,59 @@ def test_the_exit_threshold_design_task_measures_the_choice_on_the_test_split():
 
 
 def test_every_design_task_is_exported_and_no_hint_names_a_number_to_choose():
-    assert {t.name for t in exercises.DESIGN_TASKS} == {"exit threshold (design)"}
+    assert {t.name for t in exercises.DESIGN_TASKS} == {"exit threshold (design)", "clusters for a 3-bit index (design)",
+                                                        "ranks for a budget (design)"}
     for task in exercises.DESIGN_TASKS:
         for text in (task.hint, *(hint for _, hint in task.hints)):
             assert not re.search(r"\d", text), f"{task.name}: a hint with a number: {text!r}"
+
+
+def test_the_cluster_count_design_task_measures_bits_and_accuracy():
+    from lecture_utils.exercises import check_cluster_count
+    from lecture_utils.exercises.quantization import CLUSTER_COUNT
+
+    g = torch.Generator().manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 10))
+    with torch.no_grad():  # weights near 4 values: 4 clusters are all but exact
+        model[1].weight.copy_(torch.tensor([-1.5, -0.5, 0.5, 1.5])[torch.randint(0, 4, (10, 12), generator=g)]
+                              + 1e-4 * torch.randn(10, 12, generator=g))
+    x = torch.randn(2000, 1, 3, 4, generator=g)
+    data = (x, model(x).argmax(1))  # the float network is right on every image
+    numbers = CLUSTER_COUNT.check(lambda m, layer, images, labels: 4, model, "1", data, data)
+    assert numbers["bits"] == 2 and numbers["lost"] <= 0.1
+    assert check_cluster_count(lambda m, layer, images, labels: 8, model, "1", data, data) is None
+    with pytest.raises(ExerciseError, match="the layer lost too much: more clusters"):
+        check_cluster_count(lambda m, layer, images, labels: 2, model, "1", data, data)
+    with pytest.raises(ExerciseError, match="more bits than allowed: fewer clusters") as info:
+        check_cluster_count(lambda m, layer, images, labels: 9, model, "1", data, data)
+    assert "9 clusters: 4 bits per index" in str(info.value)
+    with pytest.raises(ExerciseError, match="return a whole number of clusters from 1 to 256, got 2.5"):
+        check_cluster_count(lambda m, layer, images, labels: 2.5, model, "1", data, data)
+    with pytest.raises(ExerciseError, match=re.escape(NOT_IMPLEMENTED)):
+        check_cluster_count(stub, model, "1", data, data)
+
+
+def test_the_rank_budget_design_task_measures_the_factorized_network():
+    from lecture_utils.architecture import low_rank_model
+    from lecture_utils.exercises import check_rank_budget
+    from lecture_utils.exercises.architecture import RANK_BUDGET
+
+    g = torch.Generator().manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 10))
+    with torch.no_grad():  # a first layer of rank 40: factorized at rank 40 it is the same network
+        model[1].weight.copy_(torch.randn(300, 40, generator=g) @ torch.randn(40, 784, generator=g) / 40)
+    x = torch.randn(500, 1, 28, 28, generator=g)
+    data = (x, model(x).argmax(1))
+    from lecture_utils.exercises.architecture import RANK_BUDGET_TASK
+
+    numbers = RANK_BUDGET_TASK.check(lambda m, images, labels: {"1": 40}, model, data, data)
+    assert numbers["parameters"] == 40 * (784 + 300) + 300 + 3010 <= RANK_BUDGET and abs(numbers["lost"]) <= 0.2
+    assert sum(p.numel() for p in low_rank_model(model, {"1": 40}).parameters()) == numbers["parameters"]
+    with pytest.raises(ExerciseError, match="over the budget: lower a rank"):
+        check_rank_budget(lambda m, images, labels: {"1": 100}, model, data, data)
+    with pytest.raises(ExerciseError, match="too inaccurate: move rank"):
+        check_rank_budget(lambda m, images, labels: {"1": 2}, model, data, data)
+    with pytest.raises(ExerciseError, match="not a linear layer"):
+        check_rank_budget(lambda m, images, labels: {"2": 2}, model, data, data)
+    with pytest.raises(ExerciseError, match="return a dict from layer name to rank"):
+        check_rank_budget(lambda m, images, labels: 40, model, data, data)

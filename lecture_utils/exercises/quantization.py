@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..clustering import evaluate_clustered_layer
+from ..huffman import fixed_length_bits
 from ..quantization import quantization_params
 from ..training import evaluate
 from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, close, not_a_pair, tensor_like,
@@ -225,48 +226,48 @@ def check_straight_through(fn) -> None:
     STRAIGHT_THROUGH.check(fn)
 
 
-# ---- notebook 06 · design: the fewest clusters that keep the network's accuracy ------------------------
+# ---- notebook 06 · design: clusters for a 3-bit index that keep the network's accuracy -----------------
 
 MAX_CLUSTER_LOSS = 0.3  # points of test accuracy, against the float network
+MAX_INDEX_BITS = 3  # a fixed-length index of ceil(log2 k) bits per weight
 MAX_CLUSTERS = 256
 
 
 def _cluster_numbers(fn, model, layer, chosen_on, test) -> dict:
     """The number of clusters ``fn`` chooses from ``chosen_on`` (images, labels it may use), measured on
-    ``test``: the accuracy lost with that many clusters in ``layer``, and with one fewer."""
+    ``test``: the index bits it needs and the accuracy lost with that many clusters in ``layer``."""
     k = fn(model, layer, *chosen_on)
     if isinstance(k, torch.Tensor) and k.numel() == 1:
         k = k.item()
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_CLUSTERS:
         raise ValueError(f"return a whole number of clusters from 1 to {MAX_CLUSTERS}, got {k!r}")
     full = 100 * evaluate(model, *test).accuracy
-
-    def lost(clusters: int) -> float:
-        return full - 100 * evaluate_clustered_layer(model, layer, clusters, *test)["accuracy"] if clusters else float("inf")
-
-    return {"clusters": k, "lost": lost(k), "fewer": k - 1, "lost_fewer": lost(k - 1), "full": full}
+    lost = full - 100 * evaluate_clustered_layer(model, layer, k, *test)["accuracy"]
+    return {"clusters": k, "bits": fixed_length_bits(k), "lost": lost, "full": full}
 
 
 CLUSTER_COUNT = DesignTask(
-    name="how few clusters (design)",
-    goal=f"the fewest clusters in the layer that keep test accuracy within {MAX_CLUSTER_LOSS} points of the float network",
+    name="clusters for a 3-bit index (design)",
+    goal=f"an index of at most {MAX_INDEX_BITS} bits per weight, test accuracy within {MAX_CLUSTER_LOSS} points of the "
+         "float network",
     measure=_cluster_numbers,
-    met=lambda n: n["lost"] <= MAX_CLUSTER_LOSS < n["lost_fewer"],
-    report="{clusters} clusters: {lost:+.2f} points lost against float's {full:.2f}% ({fewer} clusters: {lost_fewer:+.2f})",
-    hint="measure a few numbers of clusters on the images you were given, and keep the smallest that is close enough.",
+    met=lambda n: n["bits"] <= MAX_INDEX_BITS and n["lost"] <= MAX_CLUSTER_LOSS,
+    report="{clusters} clusters: {bits} bits per index, {lost:+.2f} points lost against float's {full:.2f}%",
+    hint="measure a few numbers of clusters on the images you were given.",
     hints=(
-        (lambda n: n["lost"] > MAX_CLUSTER_LOSS, "too few clusters: the layer lost too much; choose more, and leave "
-                                                  "some room, since the images you chose on are not the test images."),
-        (lambda n: n["lost_fewer"] <= MAX_CLUSTER_LOSS, "one cluster fewer also stays within the goal: you can go lower."),
+        (lambda n: n["bits"] > MAX_INDEX_BITS, "that index needs more bits than allowed: fewer clusters."),
+        (lambda n: n["lost"] > MAX_CLUSTER_LOSS,
+         "the layer lost too much: more clusters. An index of a given width costs the same for every number of "
+         "clusters it can address."),
     ),
 )
 
 
-def check_cluster_count(fn, model, layer, chosen_on, test) -> dict:
+def check_cluster_count(fn, model, layer, chosen_on, test) -> None:
     """Design task (notebook 06): ``fn(model, layer, images, labels)`` returns a number of clusters
-    for ``layer``, chosen on ``chosen_on`` (images, labels); met when, on ``test``, that many clusters
-    lose at most 0.3 points against the float network and one fewer would lose more."""
-    return CLUSTER_COUNT.check(fn, model, layer, chosen_on, test)
+    for ``layer``, chosen on ``chosen_on`` (images, labels); met when its index needs at most 3 bits
+    and, on ``test``, the network loses at most 0.3 points against float."""
+    CLUSTER_COUNT.check(fn, model, layer, chosen_on, test)
 
 
 EXERCISES = (QUANTIZE_UNIFORM, PACK_BITS, KMEANS_STEP, HUFFMAN_DECODE, BINARIZE, STRAIGHT_THROUGH)
