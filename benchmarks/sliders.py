@@ -3,7 +3,7 @@
 Two users: ``benchmarks/run.py`` (``make bench``) times a move of each, and the browser tests
 (``tests/browser/test_sliders.py``) show each one in a small notebook of its own, move it with
 the keyboard and check the readout. Each entry names the notebook the slider comes from (the
-browser tests' screenshot is ``build/browser/<notebook>.png``), the builder, the control that
+browser tests' screenshot is ``build/browser/<stem>.png``), the builder, the control that
 both move, the values the benchmark moves it through, and the benchmark's budget per move.
 """
 from __future__ import annotations
@@ -23,6 +23,12 @@ class SliderCase:
     control: str  # the widget's attribute holding the control that is moved ("slider", "o")
     values: list  # the values `make bench` moves it through
     budget_ms: float  # `make bench`'s budget for one move
+    part: str = ""  # for a notebook's second slider: appended to the browser test's file and screenshot names
+
+    @property
+    def stem(self) -> str:
+        """The browser test's notebook and screenshot name: the lecture notebook's, plus ``part``."""
+        return self.notebook + self.part
 
 
 def _test_images():
@@ -120,6 +126,25 @@ def threshold_slider():
     return ThresholdSlider(probs, y, net.exit_macs(), threshold=0.9)
 
 
+def width_slider():
+    """Notebook 10: a slimmable MLP (switchable batch norm) run at each width on the test images.
+    Trained more briefly than in the notebook (two epochs on 10,000 images, a few seconds)."""
+    import torch.nn.functional as F
+
+    from lecture_utils import balanced_subset, fit, load_mnist, make_loader, seed_everything
+    from lecture_utils.dynamic import SlimmableMLP
+    from lecture_utils.widgets import WidthSlider
+
+    seed_everything(0)
+    x_train, y_train = load_mnist(train=True)
+    x_small, y_small = balanced_subset(x_train, y_train, 10_000)
+    model = SlimmableMLP(hidden=256)
+    fit(model, make_loader(x_small, y_small), lambda outputs, y: sum(F.cross_entropy(z, y) for z in outputs),
+        epochs=2, lr=3e-3, verbose=False)
+    x, y = _test_images()
+    return WidthSlider(model, x, y, width=0.25)
+
+
 SLIDERS = {
     "temperature (01)": SliderCase("01_knowledge_distillation", temperature_slider, "slider",
                                    [10 ** (-0.3 + 2.3 * i / (MOVES - 1)) for i in range(MOVES)], 50.0),
@@ -135,4 +160,6 @@ SLIDERS = {
                             [1, 5, 10, 20, 50, 100, 200, 300] * 2, 300.0),
     "exit threshold (10)": SliderCase("10_dynamic_computation", threshold_slider, "slider",
                                       [i / 40 for i in range(41)], 100.0),
+    "width (10)": SliderCase("10_dynamic_computation", width_slider, "slider", [0.25, 0.5, 0.75, 1.0] * 4, 300.0,
+                             part="_width"),
 }

@@ -121,11 +121,15 @@ SIZES = {
     # Notebook 09: the rank-K network fine-tuned after SVD, and trained from scratch.
     "low_rank_tune_epochs": (1, 5),
     "low_rank_scratch_epochs": (4, 20),
-    # Notebook 10: the early-exit CNN (on exit_size images), exits attached afterwards,
-    # and the slimmable MLP; a validation split for choosing the exit threshold.
-    "exit_size": (20_000, 45_000),  # training images, balanced (the full profile asked for 120,000 before)
-    "exit_epochs": (4, 20),
-    "attached_exit_epochs": (1, 20),
+    # Notebook 10: the early-exit CNN; three seeds of it, of the networks dedicated to each exit and
+    # of the exits attached afterwards (on compare_size images); the slimmable MLPs and the networks
+    # dedicated to each width; a validation split for choosing the exit threshold.
+    "exit_size": (12_000, 45_000),  # training images of the notebook's network, balanced
+    "exit_epochs": (3, 20),
+    "compare_size": (2_500, 45_000),  # the first of them: three seeds of it and of its dedicated rivals
+    "compare_epochs": (3, 20),
+    "slimmable_hidden": (128, 256),  # units per hidden layer at full width
+    "slimmable_size": (5_000, 45_000),  # the first of the exit_size images
     "slimmable_epochs": (3, 20),
     "dynamic_val_size": (5_000, 10_000),
     # Notebook 11: the pipeline's distillation, pruning rounds and centroid fine-tuning.

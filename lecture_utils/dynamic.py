@@ -25,6 +25,20 @@ def require_threshold(threshold) -> float:
     return float(threshold)
 
 
+def conv_block(in_channels: int, out_channels: int, pool: bool) -> nn.Sequential:
+    """One block of ``EarlyExitNet``: 3x3 convolution, batch norm, ReLU, and 2x2 max pooling if ``pool``."""
+    layers = [nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU()]
+    return nn.Sequential(*layers, *([nn.MaxPool2d(2)] if pool else []))
+
+
+def exit_head(channels: int, num_classes: int = 10) -> nn.Sequential:
+    """An exit: average the feature map down to 2x2, then one linear layer to the classes."""
+    return nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(4 * channels, num_classes))
+
+
+EXIT_CHANNELS, EXIT_POOLS = (8, 16, 32, 32), (True, True, False, False)
+
+
 class EarlyExitNet(nn.Module):
     """A small CNN of four convolution blocks, each followed by an exit classifier.
 
@@ -32,17 +46,11 @@ class EarlyExitNet(nn.Module):
     the first two blocks cost about a fifth of the whole network.
     """
 
-    def __init__(self, channels=(8, 16, 32, 64), pools=(True, True, False, False), num_classes: int = 10):
+    def __init__(self, channels=EXIT_CHANNELS, pools=EXIT_POOLS, num_classes: int = 10):
         super().__init__()
-        blocks, exits, previous = [], [], 1
-        for c, pool in zip(channels, pools):
-            layers = [nn.Conv2d(previous, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
-            if pool:
-                layers.append(nn.MaxPool2d(2))
-            blocks.append(nn.Sequential(*layers))
-            exits.append(nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(4 * c, num_classes)))
-            previous = c
-        self.blocks, self.exits = nn.ModuleList(blocks), nn.ModuleList(exits)
+        channels = tuple(channels)
+        self.blocks = nn.ModuleList(conv_block(c_in, c, pool) for c_in, c, pool in zip((1, *channels), channels, pools))
+        self.exits = nn.ModuleList(exit_head(c, num_classes) for c in channels)
 
     @property
     def num_exits(self) -> int:
@@ -74,6 +82,32 @@ class EarlyExitNet(nn.Module):
         exit's classifier), counted by FlopCounterMode."""
         return multiply_accumulates_each(self, [lambda x, k=k: self.forward_to(x, k) for k in range(self.num_exits)],
                                          input_shape)
+
+
+def dedicated_exit_network(exit_index: int, channels=EXIT_CHANNELS, pools=EXIT_POOLS, num_classes: int = 10) -> nn.Sequential:
+    """The network one would train for exit ``exit_index``'s budget alone (C28's comparison): the
+    same blocks up to that exit and that exit's classifier, nothing else, so an image costs exactly
+    the multiply-accumulates of leaving the dynamic network there. Returns the logits."""
+    if not 0 <= exit_index < len(channels):
+        raise ValueError(f"exit_index must be one of 0 to {len(channels) - 1}, got {exit_index!r}")
+    kept = channels[: exit_index + 1]
+    return nn.Sequential(*(conv_block(c_in, c, pool) for c_in, c, pool in zip((1, *kept), kept, pools)),
+                         exit_head(kept[-1], num_classes))
+
+
+def attach_exits(model: EarlyExitNet, loader, epochs: int, **fit_kwargs):
+    """Train the early exits of a network whose blocks were trained for its last exit only: the
+    blocks stay frozen (weights and batch-norm statistics), only the early classifiers learn, on
+    the sum of their cross-entropies. Returns ``fit``'s history."""
+    from .training import fit  # here: training does not import dynamic
+
+    for p in model.blocks.parameters():
+        p.requires_grad_(False)
+    for m in model.blocks.modules():  # fit puts the model in training mode every epoch: momentum 0 keeps the
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):  # frozen blocks' running statistics as they are
+            m.momentum = 0.0
+    return fit(model, loader, lambda outputs, labels: sum_of_exit_losses(outputs[:-1], labels), epochs=epochs,
+               **fit_kwargs)
 
 
 def sum_of_exit_losses(outputs, labels) -> torch.Tensor:
@@ -185,3 +219,21 @@ class SlimmableMLP(nn.Module):
     def width_macs(self) -> list[int]:
         """Multiply-accumulates of one image at each width, counted by FlopCounterMode."""
         return multiply_accumulates_each(self, [lambda x, w=w: self.forward_width(x, w) for w in self.widths], (1, 784))
+
+
+def dedicated_width_network(width: float, hidden: int = 256) -> SlimmableMLP:
+    """The network one would train for width ``width``'s budget alone (C28's comparison): an MLP
+    with ``round(width * hidden)`` units per hidden layer and its own batch norm, so an image costs
+    exactly the multiply-accumulates of the slimmable network at that width."""
+    return SlimmableMLP(hidden=SlimmableMLP(hidden, widths=(width,)).units(width), widths=(1.0,))
+
+
+@torch.no_grad()
+def width_outcome(model: SlimmableMLP, images: torch.Tensor, labels: torch.Tensor, width: float) -> dict:
+    """Run the slimmable network at ``width`` on ``images`` (the network really runs, on its first
+    units only): test accuracy, and multiply-accumulates per image and their share of full width's."""
+    model.eval()
+    macs = model.width_macs()
+    i = model.widths.index(model.require_width(width))
+    accuracy = (model.forward_width(images, width).argmax(1) == labels).double().mean().item()
+    return {"width": width, "units": model.units(width), "accuracy": accuracy, "macs": macs[i], "share": macs[i] / macs[-1]}

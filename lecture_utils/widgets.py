@@ -24,7 +24,7 @@ from matplotlib.figure import Figure  # a Figure needs no pyplot state, so it ne
 from .architecture import conv_costs, evaluate_low_rank_layer
 from .clustering import evaluate_clustered_layer
 from .distillation import bias_shift_outcome, entropy, softmax_with_temperature
-from .dynamic import exit_outcome, threshold_outcome
+from .dynamic import exit_outcome, threshold_outcome, width_outcome
 from .quantization import evaluate_quantized
 
 
@@ -377,6 +377,28 @@ class ExitBudget(Explorer):
         """The exit's test accuracy and multiply-accumulates, and their share of the full network's."""
         return (f"<code>exit {r['exit'] + 1}: test accuracy {100 * r['accuracy']:.2f}%, "
                 f"{r['macs']:,} multiply-accumulates per image ({100 * r['share']:.0f}% of the full network)</code>")
+
+
+class WidthSlider(Explorer):
+    """Notebook 10: the width of a slimmable network (C30). A move runs the network at that width on
+    the test images, its first units only (``dynamic.width_outcome``): accuracy and multiply-accumulates."""
+
+    def __init__(self, model, images, labels, width: float | None = None):
+        self.model, self.images, self.labels = model, images, labels
+        self.slider = widgets.SelectionSlider(options=[(f"{100 * w:.0f}%", w) for w in model.widths],
+                                              value=model.widths[-1] if width is None else width,
+                                              description="width", continuous_update=True)
+        super().__init__([self.slider])
+
+    def compute(self, width: float) -> dict:
+        """The network run at ``width`` on the test images: accuracy, MACs per image, share of full width's."""
+        return width_outcome(self.model, self.images, self.labels, width)
+
+    def readout_text(self, r):
+        """Units per hidden layer, test accuracy, multiply-accumulates and their share of full width's."""
+        return (f"<code>width {100 * r['width']:.0f}% ({r['units']} units per hidden layer): test accuracy "
+                f"{100 * r['accuracy']:.2f}%, {r['macs']:,} multiply-accumulates per image "
+                f"({100 * r['share']:.0f}% of full width)</code>")
 
 
 class ThresholdSlider(Explorer):

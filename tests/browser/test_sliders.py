@@ -4,7 +4,7 @@ runs; the test moves the slider with the keyboard and checks that the text shown
 what the topic module's compute function gives for the new setting, called again in the same
 kernel and written by the widget's own ``readout_text``.
 
-Screenshots of each slider after the move are saved as build/browser/<lecture notebook>.png
+Screenshots of each slider after the move are saved as build/browser/<lecture notebook>[part].png
 (``make screenshots`` copies three of them into docs/). Without Chromium these tests are skipped
 with the reason; ``make test-browser`` sets LECTURE_REQUIRE_BROWSER=1 so that they fail instead.
 """
@@ -41,6 +41,7 @@ CHECKS = {
     "channels and kernel (08)": (3, "architecture.conv_costs(w.i.value, w.o.value, w.k.value, w.size)"),
     "rank (09)": (5, "architecture.evaluate_low_rank_layer(w.model, w.layer, v, w.images, w.labels)"),
     "exit threshold (10)": (8, "dynamic.threshold_outcome(w.probs, w.labels, w.macs, v)"),
+    "width (10)": (2, "dynamic.width_outcome(w.model, w.images, w.labels, v)"),
 }
 assert CHECKS.keys() == SLIDERS.keys(), "every slider of benchmarks/sliders.py is checked here"
 
@@ -68,7 +69,7 @@ def lab(tmp_path_factory):
     """JupyterLab over a folder of small notebooks, one a slider, named after its lecture notebook."""
     root = tmp_path_factory.mktemp("sliders")
     for name, case in SLIDERS.items():
-        nbformat.write(slider_notebook(name), root / f"{case.notebook}.ipynb")
+        nbformat.write(slider_notebook(name), root / f"{case.stem}.ipynb")
     with JupyterLab(root) as server:
         yield server
 
@@ -115,7 +116,7 @@ def expected_readout(lab, name: str) -> dict:
 def test_slider_moves_and_shows_what_the_topic_module_computes(lab, browser, name):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    notebook, presses = SLIDERS[name].notebook, CHECKS[name][0]
+    notebook, presses = SLIDERS[name].stem, CHECKS[name][0]
     page = browser.new_page()
     try:
         # a workspace of its own, reset: only this notebook is open (no tab restored from an earlier test)
