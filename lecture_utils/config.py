@@ -130,7 +130,7 @@ SIZES = {
     "compare_epochs": (3, 20),
     "slimmable_hidden": (128, 256),  # units per hidden layer at full width
     "slimmable_size": (5_000, 45_000),  # the first of the exit_size images
-    "slimmable_epochs": (3, 20),
+    "slimmable_epochs": (2, 20),
     "dynamic_val_size": (5_000, 10_000),
     # Notebook 11: the pipeline's distillation, pruning rounds and centroid fine-tuning.
     "pipeline_distill_epochs": (2, 10),

@@ -104,11 +104,6 @@ def test_opens_with_the_shared_setup_cell_and_its_claims(path):
     assert first_code.source.strip() == SETUP_CELL
 
 
-# Notebooks whose claim checks are still to come (issue 14 adds them to 05-11). Strict: the test fails
-# as soon as one of these shows every claim it covers, so the list can only shrink.
-CLAIM_CHECKS_PENDING = {"10", "homework"}
-
-
 def claims_checked(nb) -> set[str]:
     """The claims with an executed claim check: an output line ``✓ C3 ...`` (``lecture_utils.claim``)."""
     lines = (line for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
@@ -116,9 +111,7 @@ def claims_checked(nb) -> set[str]:
     return {m.group(1) for line in lines if (m := re.match(r"✓ (C\d+) \S", line))}
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="claim checks to come (issue 14)"))
-    if p.name.split("_")[0].split(".")[0] in CLAIM_CHECKS_PENDING else p for p in NOTEBOOKS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_covered_claim_has_an_executed_claim_check(path):
     """Every claim in the 'Covers:' line is shown by at least one ✓ line that lecture_utils.claim printed
     in the committed notebook (a claim check that failed would have stopped the build)."""

@@ -80,6 +80,7 @@ def test_the_wheel_carries_the_weights_and_tiers_and_no_tools(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("lecture_utils/weights/teacher.pt", "lecture_utils/weights/lenet_300_100.pt",
                    "lecture_utils/weights/deep_teacher.pt", "lecture_utils/weights/homework_tiers.json",
+                   "lecture_utils/weights/homework_teacher.pt",
                    "lecture_utils/exercises/expected.pt"):
         assert needed in names, needed
     package = REPO / "lecture_utils"

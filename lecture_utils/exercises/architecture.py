@@ -179,11 +179,11 @@ RANK_BUDGET_TASK = DesignTask(
 )
 
 
-def check_rank_budget(fn, model, chosen_on, test) -> dict:
+def check_rank_budget(fn, model, chosen_on, test) -> None:
     """Design task (notebook 09): ``fn(model, images, labels)`` returns ranks per linear layer
     (``{"1": K1, "3": K2}``), chosen on ``chosen_on``; met when the factorized network
     (``low_rank_model``) has at most 100,000 parameters and loses at most 0.5 points on ``test``."""
-    return RANK_BUDGET_TASK.check(fn, model, chosen_on, test)
+    RANK_BUDGET_TASK.check(fn, model, chosen_on, test)
 
 
 EXERCISES = (CONV_PARAMETER_FORMULA, SEPARABLE_BLOCK, LOW_RANK_PARAMETERS, TRUNCATED_SVD)

@@ -103,12 +103,12 @@ EXIT_THRESHOLD = DesignTask(
 )
 
 
-def check_exit_threshold(fn, validation, test, macs) -> dict:
+def check_exit_threshold(fn, validation, test, macs) -> None:
     """Design task (notebook 10): ``fn(probabilities, labels, macs)`` chooses a threshold from the
     validation split (every exit's softmax outputs, the labels, each exit's multiply-accumulates);
     does it save at least half of the multiply-accumulates on the test images while losing at most
     0.3 points of test accuracy? ``validation``, ``test``: (exit probabilities, labels)."""
-    return EXIT_THRESHOLD.check(fn, validation, test, macs)
+    EXIT_THRESHOLD.check(fn, validation, test, macs)
 
 
 EXERCISES = (SUM_OF_EXIT_LOSSES, FIRST_CONFIDENT_EXIT)
