@@ -218,7 +218,7 @@ cluster_slider(model, "1", x_test, y_test, num_clusters=4)
 # **3 bits per weight** (fixed length, $\lceil \log_2 k \rceil$ bits), and the application allows at most
 # **0.3 points** of test accuracy below the float network. Write `my_cluster_count(model, layer, images, labels)`:
 # return the number of clusters for the first layer. Choose with the images you are given (5,000 training images: the
-# network has seen them, so they flatter it a little), not with the test images, which the check uses to measure your
+# network has seen them, so they may flatter it), not with the test images, which the check uses to measure your
 # choice. `evaluate_clustered_layer` (behind the slider above) measures one number of clusters.
 
 # %%
@@ -239,9 +239,9 @@ check_cluster_count(my_cluster_count, model, "1", (x_train[-5000:], y_train[-500
 #
 # ### BEGIN SOLUTION
 # From 5 to 8 clusters the index costs the same 3 bits, so within that width the choice is free: take the number that
-# loses least on the images you may use (the printed losses). They fall steeply over the first added centres, then
-# move by about a tenth of a point: once the dense middle of the weights is covered, another centre changes little,
-# and which of two such choices wins on 5,000 images is partly chance. The real choice is the width: one cluster past
+# loses least on the images you may use (the printed losses). They fall from 5 clusters to 7, then 8 clusters lose a
+# little more than 7: once the dense middle of the weights is covered, another centre changes little, and which of two
+# such choices wins on 5,000 images is partly chance. The real choice is the width: one cluster past
 # a power of two costs a whole bit per weight. The given images are training images, so they may flatter the
 # clustered network; the check's line says what the test images make of the choice.
 # ### END SOLUTION

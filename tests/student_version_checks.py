@@ -74,7 +74,7 @@ for path in sorted((repo / "notebooks").rglob("*.ipynb")):
     pairs = zip(nbformat.read(path, as_version=4).cells,
                 nbformat.read(student / "notebooks" / relative, as_version=4).cells)
     for solution_cell, student_cell in pairs:
-        if BEGIN not in solution_cell.source or solution_cell.source.startswith("%%"):
+        if solution_cell.cell_type != "code" or BEGIN not in solution_cell.source or solution_cell.source.startswith("%%"):
             continue
         namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "np": __import__("numpy"), **checks}
         with contextlib.redirect_stdout(io.StringIO()) as out:

@@ -294,7 +294,7 @@ def test_grading_a_class_writes_a_ranked_leaderboard(tmp_path, private, capsys):
 
     good = student("ada", "from reference_solutions import build_simple as build_model\n")
     shutil.copy(HOMEWORK_DIR / "reference_solutions.py", good)
-    shutil.copy(HOMEWORK_DIR / "reference" / "simple.pt", good / "my_weights.pt")
+    shutil.copy(HOMEWORK_DIR / "reference" / "plain_seed0.pt", good / "my_weights.pt")
     student("bob", TINY, state_dict_of(TINY))  # untrained: graded, last of the graded
     student("cy", WEIGHTS_IN_BUFFERS, state_dict_of(WEIGHTS_IN_BUFFERS))
     student("dee", _raising("while True:\n        pass"), {})

@@ -22,7 +22,7 @@ from tools.notebooks import NOTEBOOK_DIR
 
 HOMEWORK_DIR = NOTEBOOK_DIR / "homework"
 REPO = NOTEBOOK_DIR.parent
-from lecture_utils.models import count_parameters
+from lecture_utils.measure import count_budget
 from tools.notebooks import notebook_paths
 from tools.answers import ANSWERS
 from tools.student import BEGIN, END, strip_solutions, write_student_version
@@ -183,7 +183,7 @@ def test_tiers_file_for_another_budget_is_refused(tmp_path):
 # ---- the homework's exercises -----------------------------------------------------------------
 
 def test_homework_checks_pass_on_the_reference(capsys):
-    check_parameter_count(count_parameters)
+    check_parameter_count(count_budget)
     namespace = {}
     exec(TINY, namespace)
     check_homework_model(namespace["build_model"])

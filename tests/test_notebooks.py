@@ -125,7 +125,10 @@ def test_light_and_has_checked_exercises(path):
     assert path.stat().st_size <= 1_500_000, f"{path.name} is over 1.5 MB: lower the figures' dpi"
     text = path.read_text()
     nb = _read(path)
-    solutions = [i for i, c in enumerate(nb.cells) if "### BEGIN SOLUTION" in c.source]
+    solutions = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source]
+    for cell in nb.cells:  # a "what did you see?" answer: a region in a markdown cell, balanced
+        if cell.cell_type == "markdown":
+            assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION")
     assert len(solutions) >= 2, f"{path.name}: needs at least two exercises"
     for i in solutions:
         cell = nb.cells[i]

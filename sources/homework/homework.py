@@ -16,12 +16,13 @@
 #   8 or 4 bits does not change the count, so quantization does not help here; moving weights from parameters into
 #   buffers does not either.
 # - **Why 5,000**: the lecture's teacher has about 170,000. The budget is chosen small enough that *how* the parameters
-#   are spent decides the result: the reference solutions below differ only in design and training, and land at
-#   different accuracies.
+#   are spent decides the result: the reference solutions below differ only in design and training, and most of them
+#   land at clearly different accuracies (the verdicts below).
 # - **Tiers**: simple, medium and strong are the mean test accuracies (3 seeds each) of reference solutions trained
 #   with `train_submission` on the 60,000 training images, each one ingredient more than the last: a plain small CNN
 #   on the labels; a depthwise separable CNN on the labels with the same recipe (C27); the same network with images
-#   shifted by up to 2 pixels and a longer schedule; and that recipe distilled from a wider teacher (notebook 01),
+#   shifted by up to 2 pixels and a longer one-cycle schedule at a higher peak rate; and that recipe distilled from a
+#   wider teacher (notebook 01),
 #   which becomes the strong tier only if it beats the augmented one beyond the seeds' spread. The table below says
 #   what each ingredient bought.
 # - **Hand in** two files: `my_model.py` with a function `build_model()` that returns your (untrained) network, and
@@ -126,8 +127,9 @@ if Path("reference_solutions.py").exists():  # teachers' version: grade one seed
 # %%
 print("depthwise separable vs plain, same budget and recipe:",
       verdict(accuracy["separable"], accuracy["plain"], "accuracy", "lower", "higher"))
-print(f"shifted images and {references['augmented']['recipe']['epochs']} epochs vs "
-      f"{references['separable']['recipe']['epochs']}:                  ",
+augmented_recipe, separable_recipe = references["augmented"]["recipe"], references["separable"]["recipe"]
+print(f"shifted images, {augmented_recipe['epochs']} epochs {augmented_recipe['schedule']} (peak {augmented_recipe['lr']:g}) vs "
+      f"{separable_recipe['epochs']} epochs {separable_recipe['schedule']} ({separable_recipe['lr']:g}):\n   ",
       verdict(accuracy["augmented"], accuracy["separable"], "accuracy", "lower", "higher"))
 print(f"distilled from the {100 * tiers['teacher']['test_accuracy']:.2f}% teacher vs labels alone:   ",
       verdict(accuracy["distilled"], accuracy["augmented"], "accuracy", "lower", "higher"))
@@ -144,7 +146,8 @@ claim("C27", clearly_below(accuracy["plain"], accuracy["separable"]),
 # %% [markdown]
 # What the budget buys in each design: a 3x3 convolution from I to O channels costs 9·I·O parameters, a depthwise
 # separable one 9·I + I·O (notebook 08). At 24 -> 40 channels that is 8,640 against 1,176: a plain network must stay
-# narrow to fit, a separable one can be several times wider.
+# narrow to fit, a separable one can be wider and deeper for the same budget (the references: four layers up to 48
+# channels against three up to 28).
 #
 # ## Your network
 #
@@ -178,8 +181,9 @@ check_homework_model(my_model.build_model)
 #
 # `train_submission(model, teacher)` trains with distillation from a teacher (leave `teacher` out to train on the
 # labels); by default 4 epochs at T = 4 with 90% soft targets, no shifted images. The references' recipes are in the
-# tiers file: the strong one's is printed below, and `train_submission(model, teacher, **recipe)` trains as it did
-# (about 5 minutes on a laptop; `homework_teacher` is the wider teacher the distilled reference learned from). Here a
+# tiers file: the strong one's is printed below, and `train_submission(model, **recipe)` trains as it did (about 5
+# minutes on a laptop); add `teacher` to distil, as the distilled reference did from `homework_teacher`, the wider
+# teacher (`load_teacher("homework_teacher")`). Here a
 # short demonstration run (`P.homework_demo_epochs` epochs on `P.homework_demo_size` images: in the lecture profile two
 # epochs on 20,000 images, about 15 s), far from the tiers.
 
@@ -198,9 +202,9 @@ torch.save(model.state_dict(), "my_weights.pt")
 #
 # - Spend parameters where they pay: depthwise separable convolutions (C27), global average pooling instead of a
 #   large final linear layer, batch normalisation (2 parameters per channel).
-# - Distillation (notebook 01): the teacher's soft targets carry more than the labels; `load_teacher("homework_teacher")`
-#   is the wider teacher; try the temperature and the weight of the soft term (the table above says what it bought
-#   the references).
+# - Distillation (notebook 01): a teacher's soft targets can carry more than the labels (for the references it bought
+#   nothing beyond the seeds' spread: the verdicts above); `load_teacher("homework_teacher")` is the wider teacher;
+#   try the temperature and the weight of the soft term.
 # - Train longer, with a learning-rate schedule (`schedule="one-cycle"`), and with small shifts of the images
 #   (`jitter=2`): the strong reference's recipe above.
 # - Count as you go: `count_budget(build_model())` must stay at most 5,000 (parameters and buffers; batch norm's
