@@ -119,22 +119,19 @@ def low_rank_factorize(linear: nn.Linear, rank: int, svd=None) -> nn.Sequential:
 
 def evaluate_low_rank_layer(model: nn.Module, layer: str, rank: int, images, labels, svd=None) -> dict:
     """A copy of ``model`` whose linear layer ``layer`` (N -> M) is replaced by its rank-K
-    factorization (``low_rank_factorize``; ``model`` itself is unchanged): its test accuracy and the
+    factorization (``low_rank_model``; ``model`` itself is unchanged): its test accuracy and the
     parameters of the two factors, counted, beside the formula K*(N+M) + M and the full layer's N*M + M."""
+    swapped = low_rank_model(model, {layer: rank}, svds={layer: svd})
     linear = model.get_submodule(layer)
-    factors = low_rank_factorize(linear, rank, svd=svd)
-    swapped = copy.deepcopy(model)
-    parent, _, child = layer.rpartition(".")
-    setattr(swapped.get_submodule(parent), child, factors)
     n, m = linear.in_features, linear.out_features
     return {"rank": rank, "accuracy": evaluate(swapped, images, labels).accuracy,
-            "parameters": count_parameters(factors), "formula": rank * (n + m) + m, "full": n * m + m}
+            "parameters": count_parameters(swapped.get_submodule(layer)), "formula": rank * (n + m) + m, "full": n * m + m}
 
 
-def low_rank_model(model: nn.Module, ranks: dict) -> nn.Module:
+def low_rank_model(model: nn.Module, ranks: dict, svds: dict | None = None) -> nn.Module:
     """A copy of ``model`` with each linear layer named in ``ranks`` (``{"1": 64, "3": 30}``) replaced
     by its rank-K factorization (``low_rank_factorize``); ``model`` itself is unchanged. A rank of
-    ``None`` keeps that layer whole."""
+    ``None`` keeps that layer whole. ``svds``: a layer's SVD if already computed (a slider reuses it)."""
     swapped = copy.deepcopy(model)
     for layer, rank in ranks.items():
         linear = model.get_submodule(layer)
@@ -143,7 +140,7 @@ def low_rank_model(model: nn.Module, ranks: dict) -> nn.Module:
                              f"{[n for n, m in model.named_modules() if isinstance(m, nn.Linear)]}")
         if rank is not None:
             parent, _, child = layer.rpartition(".")
-            setattr(swapped.get_submodule(parent), child, low_rank_factorize(linear, rank))
+            setattr(swapped.get_submodule(parent), child, low_rank_factorize(linear, rank, svd=(svds or {}).get(layer)))
     return swapped
 
 

@@ -39,6 +39,13 @@ def exit_head(channels: int, num_classes: int = 10) -> nn.Sequential:
 EXIT_CHANNELS, EXIT_POOLS = (8, 16, 32, 32), (True, True, False, False)
 
 
+def conv_blocks(channels, pools) -> list[nn.Sequential]:
+    """The blocks of ``EarlyExitNet`` (and of a network dedicated to one of its exits): one
+    ``conv_block`` per entry of ``channels``, from one input channel."""
+    channels = tuple(channels)
+    return [conv_block(c_in, c, pool) for c_in, c, pool in zip((1, *channels), channels, pools)]
+
+
 class EarlyExitNet(nn.Module):
     """A small CNN of four convolution blocks, each followed by an exit classifier.
 
@@ -48,8 +55,7 @@ class EarlyExitNet(nn.Module):
 
     def __init__(self, channels=EXIT_CHANNELS, pools=EXIT_POOLS, num_classes: int = 10):
         super().__init__()
-        channels = tuple(channels)
-        self.blocks = nn.ModuleList(conv_block(c_in, c, pool) for c_in, c, pool in zip((1, *channels), channels, pools))
+        self.blocks = nn.ModuleList(conv_blocks(channels, pools))
         self.exits = nn.ModuleList(exit_head(c, num_classes) for c in channels)
 
     @property
@@ -91,8 +97,7 @@ def dedicated_exit_network(exit_index: int, channels=EXIT_CHANNELS, pools=EXIT_P
     if not 0 <= exit_index < len(channels):
         raise ValueError(f"exit_index must be one of 0 to {len(channels) - 1}, got {exit_index!r}")
     kept = channels[: exit_index + 1]
-    return nn.Sequential(*(conv_block(c_in, c, pool) for c_in, c, pool in zip((1, *kept), kept, pools)),
-                         exit_head(kept[-1], num_classes))
+    return nn.Sequential(*conv_blocks(kept, pools), exit_head(kept[-1], num_classes))
 
 
 def attach_exits(model: EarlyExitNet, loader, epochs: int, **fit_kwargs):
@@ -172,6 +177,11 @@ def exit_outcome(accuracies, macs, exit_index: int) -> dict:
             "share": macs[exit_index] / macs[-1]}
 
 
+def slimmable_units(width: float, hidden: int) -> int:
+    """Units of a hidden layer of ``hidden`` units run at ``width``: the first round(width * hidden), at least one."""
+    return max(1, round(width * hidden))
+
+
 class SlimmableMLP(nn.Module):
     """784 -> hidden -> hidden -> 10 that can run at several widths: at width w only the first
     round(w * h) units of each hidden layer are used (decided in advance, weights shared).
@@ -191,7 +201,7 @@ class SlimmableMLP(nn.Module):
         self.switchable_bn = switchable_bn
 
     def units(self, width: float) -> int:
-        return max(1, round(width * self.hidden))
+        return slimmable_units(width, self.hidden)
 
     def require_width(self, width) -> float:
         if width not in self.widths:
@@ -225,15 +235,16 @@ def dedicated_width_network(width: float, hidden: int = 256) -> SlimmableMLP:
     """The network one would train for width ``width``'s budget alone (C28's comparison): an MLP
     with ``round(width * hidden)`` units per hidden layer and its own batch norm, so an image costs
     exactly the multiply-accumulates of the slimmable network at that width."""
-    return SlimmableMLP(hidden=SlimmableMLP(hidden, widths=(width,)).units(width), widths=(1.0,))
+    return SlimmableMLP(hidden=slimmable_units(width, hidden), widths=(1.0,))
 
 
 @torch.no_grad()
-def width_outcome(model: SlimmableMLP, images: torch.Tensor, labels: torch.Tensor, width: float) -> dict:
+def width_outcome(model: SlimmableMLP, images: torch.Tensor, labels: torch.Tensor, width: float, macs=None) -> dict:
     """Run the slimmable network at ``width`` on ``images`` (the network really runs, on its first
-    units only): test accuracy, and multiply-accumulates per image and their share of full width's."""
+    units only): test accuracy, and multiply-accumulates per image and their share of full width's.
+    ``macs``: ``model.width_macs()`` if already counted (a slider counts them once)."""
     model.eval()
-    macs = model.width_macs()
+    macs = model.width_macs() if macs is None else macs
     i = model.widths.index(model.require_width(width))
     accuracy = (model.forward_width(images, width).argmax(1) == labels).double().mean().item()
     return {"width": width, "units": model.units(width), "accuracy": accuracy, "macs": macs[i], "share": macs[i] / macs[-1]}

@@ -385,6 +385,7 @@ class WidthSlider(Explorer):
 
     def __init__(self, model, images, labels, width: float | None = None):
         self.model, self.images, self.labels = model, images, labels
+        self.macs = model.width_macs()  # counted once: a move only runs the network
         self.slider = widgets.SelectionSlider(options=[(f"{100 * w:.0f}%", w) for w in model.widths],
                                               value=model.widths[-1] if width is None else width,
                                               description="width", continuous_update=True)
@@ -392,7 +393,7 @@ class WidthSlider(Explorer):
 
     def compute(self, width: float) -> dict:
         """The network run at ``width`` on the test images: accuracy, MACs per image, share of full width's."""
-        return width_outcome(self.model, self.images, self.labels, width)
+        return width_outcome(self.model, self.images, self.labels, width, self.macs)
 
     def readout_text(self, r):
         """Units per hidden layer, test accuracy, multiply-accumulates and their share of full width's."""

@@ -108,3 +108,49 @@ def _first(c, t):
 
 def test_require_threshold_accepts_the_ends():
     assert require_threshold(0) == 0.0 and require_threshold(1) == 1.0
+
+
+def test_a_network_dedicated_to_an_exit_costs_what_leaving_there_costs(net):
+    from lecture_utils.dynamic import dedicated_exit_network
+    from lecture_utils.measure import multiply_accumulates
+
+    macs = net.exit_macs()
+    for k in range(net.num_exits):
+        dedicated = dedicated_exit_network(k)
+        assert multiply_accumulates(dedicated, (1, 1, 28, 28)) == macs[k]
+        assert dedicated(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(ValueError, match="exit_index must be one of 0 to 3, got 4"):
+        dedicated_exit_network(4)
+
+
+def test_attached_exits_learn_while_the_blocks_stay_as_they_were():
+    from lecture_utils.dynamic import attach_exits
+
+    torch.manual_seed(0)
+    model = EarlyExitNet()
+    blocks = {k: v.clone() for k, v in model.blocks.state_dict().items()}
+    exits = {k: v.clone() for k, v in model.exits.state_dict().items()}
+    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    attach_exits(model, [(x, y)], epochs=2, verbose=False, device="cpu")
+    assert all(torch.equal(v, model.blocks.state_dict()[k]) for k, v in blocks.items() if "num_batches" not in k)
+    changed = {k for k, v in model.exits.state_dict().items() if not torch.equal(v, exits[k])}
+    assert changed and all(not k.startswith("3.") for k in changed)  # every early exit learns, the last one not
+
+
+def test_a_network_dedicated_to_a_width_costs_what_that_width_costs_and_the_slider_runs_it():
+    from lecture_utils.dynamic import dedicated_width_network, width_outcome
+    from lecture_utils.widgets import WidthSlider
+
+    torch.manual_seed(0)
+    slim = SlimmableMLP(hidden=64)
+    macs = slim.width_macs()
+    for w, m in zip(slim.widths, macs):
+        assert dedicated_width_network(w, 64).width_macs() == [m]
+    x, y = torch.rand(20, 1, 28, 28), torch.randint(0, 10, (20,))
+    outcome = width_outcome(slim, x, y, 0.5)
+    assert outcome["units"] == 32 and outcome["macs"] == macs[1] and outcome["share"] == macs[1] / macs[-1]
+    assert outcome["accuracy"] == (slim.forward_width(x, 0.5).argmax(1) == y).double().mean().item()
+    slider = WidthSlider(slim, x, y, width=0.25)
+    assert slider.compute(0.5) == outcome and "width 50% (32 units per hidden layer)" in slider.readout_text(outcome)
+    with pytest.raises(ValueError, match="width 0.3 was not trained"):
+        width_outcome(slim, x, y, 0.3)

@@ -79,6 +79,11 @@ class Reference(NamedTuple):
     distilled: bool
     what: str
 
+    @property
+    def training(self) -> dict:
+        """``train_submission``'s arguments besides the teacher: the recipe, and distillation's if distilled."""
+        return {**self.recipe, **(DISTILLATION if self.distilled else {})}
+
 
 REFERENCES = {
     "plain": Reference(build_simple, SHORT, False, "plain CNN, labels, 4 epochs"),
@@ -118,7 +123,7 @@ def train_reference(name: str, seed: int) -> float:
     teacher = load_teacher(TEACHER, "lecture")[0] if ref.distilled else None
     seed_everything(seed)
     model = ref.build()
-    train_submission(model, teacher, seed=seed, verbose=False, **ref.recipe, **(DISTILLATION if ref.distilled else {}))
+    train_submission(model, teacher, seed=seed, verbose=False, **ref.training)
     save_state_dict(weights_path(name, seed), model.cpu())
     return time.perf_counter() - start
 
@@ -160,8 +165,7 @@ def main(argv=None) -> None:
             "builder": ref.build.__name__, "what": ref.what, "parameters": graded[0].parameters,
             "seeds": list(SEEDS), "accuracies": accuracies, "errors": [g.errors for g in graded],
             "mean": round(Spread(accuracies).mean, 6), "sd": round(Spread(accuracies).sd, 6),
-            "recipe": {**ref.recipe, **(DISTILLATION if ref.distilled else {}),
-                       "teacher": TEACHER if ref.distilled else None},
+            "recipe": {**ref.training, "teacher": TEACHER if ref.distilled else None},
         }
         print(f"{name}: {graded[0].parameters:,} numbers, test accuracy {Spread([100 * a for a in accuracies])}% "
               f"(seeds {', '.join(f'{100 * a:.2f}' for a in accuracies)})", flush=True)
