@@ -103,7 +103,8 @@ print(f"all {int((y_test == 1).sum())} test 1s, averaged at T = 4: next after 1 
 
 # %% [markdown]
 # So the lecture's 1 ~ 7 ~ 9 is an illustration: *this* teacher, on average, finds our 1s most like the digits printed
-# above. What matters for distillation is not which digits they are, but that the teacher's doubts are systematic.
+# above. What distillation passes on is the teacher's doubts, not these particular digits; whether their being
+# systematic adds anything beyond their softness is tested in C4 below.
 #
 # ## C7 · Softmax with temperature
 #
@@ -362,9 +363,9 @@ claim("C4", share["teacher"] > 1.5 * share["shuffled teacher"] and clearly_below
       f"moved to the wrong digits ({errors['shuffled teacher']}, no different from labels), {len(SEEDS)} seeds")
 
 # %% [markdown]
-# The claim check holds what the lecture says: the teacher's doubts are structured, and targets that need not be
-# 1/0/0 teach better than labels, provided the doubts sit on the right digits (shuffled onto the wrong ones, the gain
-# is lost). Whether the *structure* adds anything beyond *softness* is the second verdict line, teacher against equally
+# The claim check holds what the lecture says: the teacher's doubts are structured, soft targets teach better than
+# 1/0/0 labels, and doubts put on the wrong digits (shuffled) lose the gain. Label smoothing, with doubts on no digit
+# in particular, gains too (its verdict against labels). Whether the *structure* adds anything beyond *softness* is the second verdict line, teacher against equally
 # soft label smoothing; read it before you repeat Hinton et al.'s argument. Where it says "no difference", softness
 # alone explains the gain at this size, and the structure's extra value is not shown here.
 

@@ -6,8 +6,9 @@
 # Three questions students asked in the lecture, each answered by an experiment:
 #
 # 1. **Logits (C9).** Can the student learn the teacher's outputs *before* the softmax? Yes: Ba & Caruana (2014)
-#    trained "mimic" networks with an L2 loss on the logits. We compare that with distillation at several
-#    temperatures, and check numerically Hinton et al.'s remark that at high temperature the two are the same thing.
+#    trained "mimic" networks with an L2 loss on the logits. We compare that with distillation at T = 20,
+#    and measure for T from 1 to 1000 how far apart the two losses' gradients are: Hinton et al.'s remark that at
+#    high temperature the two are the same thing, checked numerically.
 # 2. **Intermediate layers (C10).** With a 12-layer teacher and a 6-layer student, make the student's layer 3 like
 #    the teacher's layer 6 and its layer 6 like the teacher's layer 12 (FitNets-style "hints", Romero et al. 2015);
 #    and in FitNets' own regime, a student thinner *and deeper* than its teacher, hints first, then distillation.
@@ -237,7 +238,8 @@ print(f"output distillation against labels:     {verdict(hint_errors['output dis
 # The claim check shows the matching itself works where the hint has something to add: through its regressor the
 # hint-trained student's layer 3 reproduces more of the teacher's layer 6 (R², the share of the teacher layer's
 # variance) than the best linear map from the same layer of students trained without hints. The line above it says
-# whether the same holds at the last hidden layer, which output distillation already pulls towards the teacher's. Whether that makes
+# whether the same holds at the last hidden layer, where students distilled without hints already reach the R² printed
+# beside it. Whether that makes
 # it a better classifier is the first verdict under the table, and whether this teacher's outputs teach it anything
 # beyond the labels is the second. (This deep MLP teacher is weaker than the CNN of notebook 01: compare their test
 # errors, printed in the tables.)

@@ -169,8 +169,8 @@ check_separable_block(my_separable_block)
 #
 # The homework limits the numbers a network carries. What a depthwise separable layer buys there is width: at the
 # parameter count of a normal CNN, a separable CNN can have far more channels. Three 3 x 3 convolutions with batch
-# normalisation (16, 32, 32 channels) for the normal CNN; for the separable one, the widest version whose last two
-# convolutions are depthwise separable and whose parameters stay within the normal one's. Trained alike: three seeds
+# normalisation (16, 32, 32 channels) for the normal CNN; for the separable one, the widest version (in steps of 8
+# channels) whose last two convolutions are depthwise separable and whose parameters stay within the normal one's. Trained alike: three seeds
 # each, the same data (`P.cnn_size` training images: 5,000 in the lecture profile), epochs (`P.cnn_epochs`) and
 # optimizer. Expected run time: about 30 s.
 
