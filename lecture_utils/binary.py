@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .quantization import require_weights, with_weight_matrices
+from .quantization import pack_bits, require_weights, with_weight_matrices
 
 
 def binarize(tensor: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -72,9 +72,21 @@ def binary_mlp(hidden=(256, 256), mode: str = "float", in_features: int = 784, n
     return nn.Sequential(*layers)
 
 
+def weight_bytes(model: nn.Module) -> int:
+    """The bytes of ``model``'s weight matrices as stored: 4 per weight (float32) in an ordinary linear
+    layer; in a binary one only the signs, really packed, one bit per weight."""
+    total = 0
+    for module in model.modules():
+        if isinstance(module, BinaryLinear):
+            total += len(pack_bits((module.weight.detach() >= 0).long().reshape(-1), 1))
+        elif isinstance(module, nn.Linear):
+            total += 4 * module.weight.numel()
+    return total
+
+
 def binarize_trained(model: nn.Module) -> nn.Module:
     """A copy of a network trained in float whose weight matrices are replaced, after training, by
     their sign times the layer's mean absolute weight (one bit per weight plus one scale per layer):
     the sign-based 1 bit of BinaryConnect, applied without training for it (notebook 05 sets it
     beside uniform 1-bit quantization)."""
-    return with_weight_matrices(model, lambda w: binarize(w) * w.abs().mean())
+    return with_weight_matrices(model, lambda w, layer: binarize(w) * w.abs().mean())

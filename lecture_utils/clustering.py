@@ -193,31 +193,34 @@ class SharedWeights(nn.Module):
         return shared if self.mask is None else shared * self.mask
 
 
-def cluster_model(model: nn.Module, num_clusters: int, init="linear", generator: torch.Generator | None = None
+def cluster_model(model: nn.Module, num_clusters, init="linear", generator: torch.Generator | None = None
                   ) -> nn.Module:
     """Cluster every weight matrix of ``model`` in place, each layer with its own codebook of
-    ``num_clusters`` values that can then be fine-tuned with ``fit`` (only the codebooks and biases
-    train: the indices are fixed). ``init`` and ``generator``: where k-means starts, as in
-    ``cluster_weights``.
+    ``num_clusters`` values (or ``num_clusters[name]`` for the layer of that name: a dict naming every
+    layer) that can then be fine-tuned with ``fit`` (only the codebooks and biases train: the indices
+    are fixed). ``init`` and ``generator``: where k-means starts, as in ``cluster_weights``.
 
     A pruned layer (one with weights exactly zero) keeps its zeros: only the weights that are
     left are clustered, and the zeros stay zero through fine-tuning (Deep Compression's order:
     prune, then cluster what is left).
     """
-    for module in model.modules():
-        if isinstance(module, (nn.Linear, nn.Conv2d)):
-            weight = module.weight.detach()
-            mask = weight != 0
-            if bool(mask.all()):
-                codebook, indices = cluster_weights(weight, num_clusters, init=init, generator=generator)
-                shared = SharedWeights(codebook, indices)
-            else:
-                codebook, kept = cluster_weights(weight[mask], num_clusters, init=init, generator=generator)
-                indices = torch.zeros_like(weight, dtype=torch.long)
-                indices[mask] = kept
-                shared = SharedWeights(codebook, indices, mask)
-            module.weight.requires_grad_(False)
-            parametrize.register_parametrization(module, "weight", shared, unsafe=True)
+    layers = {name: module for name, module in model.named_modules() if isinstance(module, (nn.Linear, nn.Conv2d))}
+    if isinstance(num_clusters, dict) and set(num_clusters) != set(layers):
+        raise ValueError(f"give a number of clusters for exactly the layers {list(layers)}, got {sorted(num_clusters)}")
+    for name, module in layers.items():
+        k = num_clusters[name] if isinstance(num_clusters, dict) else num_clusters
+        weight = module.weight.detach()
+        mask = weight != 0
+        if bool(mask.all()):
+            codebook, indices = cluster_weights(weight, k, init=init, generator=generator)
+            shared = SharedWeights(codebook, indices)
+        else:
+            codebook, kept = cluster_weights(weight[mask], k, init=init, generator=generator)
+            indices = torch.zeros_like(weight, dtype=torch.long)
+            indices[mask] = kept
+            shared = SharedWeights(codebook, indices, mask)
+        module.weight.requires_grad_(False)
+        parametrize.register_parametrization(module, "weight", shared, unsafe=True)
     return model
 
 

@@ -103,6 +103,24 @@ def logit_matching_loss(student_logits, teacher_logits) -> torch.Tensor:
 # Teachers that are wrong, or soft, on purpose: the controls that show *what* a student learns
 # from soft targets (C2, C4). Each is a tensor of "teacher logits" for ``distillation_loss``.
 
+def mimic_gradient_gap(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature) -> float:
+    """How far high-temperature distillation is from logit matching (C9): the relative distance
+    |N T^2 grad(soft) - grad(mimic)| / |grad(mimic)| between the gradients, with respect to the
+    student's logits, of the T^2-scaled soft-target loss (times N, the number of classes) and of
+    the mimic loss. It falls like 1/T while T is small against the logits, until float32 rounding
+    of the nearly equal softened probabilities takes over."""
+    temperature = require_temperature(temperature)
+
+    def gradient(loss_fn) -> torch.Tensor:
+        z = student_logits.detach().clone().requires_grad_(True)
+        loss_fn(z).backward()
+        return z.grad
+
+    mimic = gradient(lambda z: logit_matching_loss(z, teacher_logits))
+    soft = gradient(lambda z: temperature**2 * soft_target_loss(z, teacher_logits, temperature))
+    return ((student_logits.shape[-1] * soft - mimic).norm() / mimic.norm()).item()
+
+
 def swap_classes(logits: torch.Tensor, a: int, b: int) -> torch.Tensor:
     """A teacher wrong on purpose (C2): its outputs for classes ``a`` and ``b`` exchanged, so it
     calls every ``a`` a ``b`` and every ``b`` an ``a``, with the same confidence it had before."""

@@ -15,6 +15,22 @@ def ensemble_probabilities(models, images: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.softmax(predict_logits(m, images), dim=1) for m in models]).mean(dim=0)
 
 
+def cascade(member_probs: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """An ensemble that runs only when needed: the first member answers alone where its top
+    probability is at least ``threshold``; elsewhere every member runs and their probabilities are
+    averaged. ``member_probs``: (members, images, classes). Returns each image's prediction and its
+    forward passes (1, or the number of members)."""
+    if member_probs.dim() != 3:
+        raise ValueError(f"member_probs must be (members, images, classes), got shape {tuple(member_probs.shape)}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a number from 0 to 1, got threshold={threshold!r}")
+    confidence, first = member_probs[0].max(dim=1)
+    alone = confidence >= threshold
+    predictions = torch.where(alone, first, member_probs.mean(dim=0).argmax(dim=1))
+    passes = torch.where(alone, 1, len(member_probs))
+    return predictions, passes
+
+
 def majority_vote(models, images: torch.Tensor) -> torch.Tensor:
     """Each model votes for its top class; the most frequent class wins (ties: the smallest class)."""
     votes = torch.stack([predict_logits(m, images).argmax(dim=1) for m in models])  # (models, n)

@@ -116,32 +116,53 @@ def unpack_bits(data: bytes, bits: int, count: int) -> torch.Tensor:
     return torch.from_numpy((bit_array.astype(np.uint64) * weights).sum(axis=1).astype(np.int64))
 
 
+def weight_matrix_names(model: nn.Module) -> list[str]:
+    """The layers whose weight matrices are quantized (``"1"`` for ``model[1].weight``), in order."""
+    return [name.removesuffix(".weight") for name, param in model.named_parameters()
+            if name.endswith("weight") and param.dim() > 1]
+
+
+def bits_per_layer(model: nn.Module, bits) -> dict[str, int]:
+    """``bits`` as {layer: bits} for every weight matrix of ``model``: one number for all of them, or a
+    dict naming each layer (mixed precision), checked."""
+    layers = weight_matrix_names(model)
+    if not isinstance(bits, dict):
+        return dict.fromkeys(layers, require_bits(bits))
+    if set(bits) != set(layers):
+        raise ValueError(f"give bits for exactly the layers {layers}, got {sorted(bits)}")
+    return {layer: require_bits(bits[layer]) for layer in layers}
+
+
 def with_weight_matrices(model: nn.Module, replace) -> nn.Module:
-    """A copy of ``model`` whose every weight matrix (not the biases) ``w`` is replaced by
-    ``replace(w)``: how each scheme of compressing a trained network's weights is applied."""
+    """A copy of ``model`` whose every weight matrix (not the biases) ``w`` of layer ``layer`` is
+    replaced by ``replace(w, layer)``: how each scheme of compressing a trained network's weights is applied."""
     copied = copy.deepcopy(model)
     with torch.no_grad():
         for name, param in copied.named_parameters():
             if name.endswith("weight") and param.dim() > 1:
-                param.copy_(replace(param))
+                param.copy_(replace(param, name.removesuffix(".weight")))
     return copied
 
 
-def quantize_model(model: nn.Module, bits: int, per_channel: bool = False,
+def quantize_model(model: nn.Module, bits, per_channel: bool = False,
                    generator: torch.Generator | None = None) -> nn.Module:
-    """A copy of ``model`` whose weight matrices (not biases) are quantized to ``bits`` bits (rounded
-    stochastically with a ``generator``: each generator state gives another quantized network)."""
-    return with_weight_matrices(model, lambda w: quantize_uniform(w, bits, per_channel, generator))
+    """A copy of ``model`` whose weight matrices (not biases) are quantized to ``bits`` bits, or to
+    ``bits[layer]`` for each layer (a dict: mixed precision); rounded stochastically with a
+    ``generator`` (each generator state gives another quantized network)."""
+    bits = bits_per_layer(model, bits)
+    return with_weight_matrices(model, lambda w, layer: quantize_uniform(w, bits[layer], per_channel, generator))
 
 
-def quantized_model_bytes(model: nn.Module, bits: int, per_channel: bool = False) -> bytes:
-    """The model stored for real: each weight matrix as packed ``bits``-bit codes plus its
-    float32 scales and zero points; biases as float32. Returns the bytes (count them with len)."""
+def quantized_model_bytes(model: nn.Module, bits, per_channel: bool = False) -> bytes:
+    """The model stored for real: each weight matrix as packed ``bits``-bit codes (or ``bits[layer]``,
+    a dict) plus its float32 scales and zero points; biases as float32. Returns the bytes (count them with len)."""
+    bits = bits_per_layer(model, bits)
     out = io.BytesIO()
     for name, param in model.named_parameters():
         if name.endswith("weight") and param.dim() > 1:
-            codes, scale, zero_point = quantize_codes(param, bits, per_channel)
-            out.write(pack_bits(codes, bits))
+            layer_bits = bits[name.removesuffix(".weight")]
+            codes, scale, zero_point = quantize_codes(param, layer_bits, per_channel)
+            out.write(pack_bits(codes, layer_bits))
             out.write(scale.float().numpy().tobytes())
             out.write(zero_point.float().numpy().tobytes())
         else:

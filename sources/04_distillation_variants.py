@@ -39,8 +39,9 @@ from torch import nn
 from lecture_utils import (MLP, SeedStack, Spread, balanced_subset, claim, clearly_below, count_parameters,
                            distillation_loss, evaluate, fit, load_mnist, make_loader, predict_logits, seed_everything,
                            stacked_loss, train_recipes, verdict)
-from lecture_utils.distillation import logit_matching_loss, soft_target_loss
-from lecture_utils.exercises import check_hidden_activations, check_logit_matching_loss
+from lecture_utils.distillation import logit_matching_loss, mimic_gradient_gap, soft_target_loss
+from lecture_utils.exercises import (check_hidden_activations, check_logit_matching_loss, check_mimic_temperature,
+                                     check_soft_target_gradient)
 from lecture_utils.fitnets import (HintStudent, explained_variance, guided_part, hidden_activations,
                                    hint_distillation_loss, least_squares_r2, middle_layer, teacher_hints)
 from lecture_utils.pretrained import load_teacher
@@ -107,28 +108,42 @@ print("Ba & Caruana (published, TIMIT and CIFAR-10): shallow mimic networks trai
       "teacher's logits approach the deep networks' accuracy.")
 
 # %% [markdown]
-# **Why high-temperature distillation is logit matching.** The gradient of the $T^2$-scaled soft loss with respect to
-# a student logit is $T\,(q_i - p_i)$. For $T$ large compared with the logits, $e^{z/T} \approx 1 + z/T$, and this
-# becomes $\frac{1}{N}(z_i - v_i)$ for zero-meaned logits, with $N = 10$ classes: $\frac{1}{N}$ times the gradient of
-# the mimic loss. We measure how far apart the two gradients are, on the logit-matching student's outputs:
+# **Why high-temperature distillation is logit matching.** It shows in the gradients the student learns from.
+#
+# ### Exercise 1 · The gradient of the soft-target loss
+#
+# With $q = \mathrm{softmax}(z/T)$ the student's softened probabilities and $p = \mathrm{softmax}(v/T)$ the teacher's,
+# the soft-target loss is $T^2\,\mathrm{KL}(p \,\|\, q)$ averaged over the batch (`T**2 * soft_target_loss(z, v, T)`).
+# Derive its gradient with respect to the student's logits $z$ on paper, then write
+# `my_soft_target_gradient(student_logits, teacher_logits, temperature)`: that gradient, from your formula, without
+# autograd. The check compares it with what autograd gives.
+
+# %%
+def my_soft_target_gradient(student_logits, teacher_logits, temperature):
+    ### BEGIN SOLUTION
+    q = torch.softmax(student_logits / temperature, dim=1)
+    p = torch.softmax(teacher_logits / temperature, dim=1)
+    return temperature * (q - p) / len(student_logits)  # T^2 x (1/T from z/T) x (q - p), per example of the batch
+    ### END SOLUTION
+
+
+check_soft_target_gradient(my_soft_target_gradient)
+
+# %% [markdown]
+# For $T$ large compared with the logits, $e^{z/T} \approx 1 + z/T$, and the gradient you derived becomes
+# $\frac{1}{N}(z_i - v_i)$ per example for zero-meaned logits, with $N = 10$ classes: $\frac{1}{N}$ times the gradient of
+# the mimic loss. We measure how far apart the two gradients are (`mimic_gradient_gap`), on the logit-matching
+# student's outputs:
 
 # %%
 z = predict_logits(logit_students[LOGITS][0], x_transfer[:500])
 v = teacher_logits[:500]
 
 
-def gradient(loss_fn):
-    zz = z.clone().requires_grad_(True)
-    loss_fn(zz).backward()
-    return zz.grad
-
-
-g_mimic = gradient(lambda zz: logit_matching_loss(zz, v))
 print(f"{'T':>6} {'|N T^2 grad(soft) - grad(mimic)| / |grad(mimic)|':>50}")
 gaps = []
 for T in (1, 2, 5, 10, 20, 50, 100, 1000):
-    g_soft = gradient(lambda zz: T**2 * soft_target_loss(zz, v, T))
-    gaps.append(((10 * g_soft - g_mimic).norm() / g_mimic.norm()).item())
+    gaps.append(mimic_gradient_gap(z, v, T))
     print(f"{T:>6} {gaps[-1]:>50.4f}")
 claim("C9", gaps[-1] < 0.01 < gaps[0] and not clearly_below(logit_errors["labels (cross-entropy)"], logit_errors[LOGITS]),
       f"a student trained on the teacher's logits alone makes {logit_errors[LOGITS]} test errors, not more than on "
@@ -142,7 +157,7 @@ claim("C9", gaps[-1] < 0.01 < gaps[0] and not clearly_below(logit_errors["labels
 # percent (Hinton et al.'s remark, published). Which works better on our small student is the verdict printed under
 # the table; the lecture's point, checked above, is that the student can learn from the logits.
 #
-# ### Exercise 1 · The mimic loss
+# ### Exercise 2 · The mimic loss
 #
 # Write `my_logit_matching_loss(student_logits, teacher_logits)`: subtract each example's mean logit from both, then
 # return $\frac{1}{2}\sum_i (z_i - v_i)^2$ averaged over the batch.
@@ -157,6 +172,41 @@ def my_logit_matching_loss(student_logits, teacher_logits):
 
 
 check_logit_matching_loss(my_logit_matching_loss)
+
+# %% [markdown]
+# ### Exercise 3 · Design: the temperature at which distillation is logit matching
+#
+# The table above stops at $T = 1000$, where the two gradients still differ by a fraction of a percent. Suppose you want
+# distillation to train like logit matching: the gradients within **0.2%** of each other (`mimic_gradient_gap` at
+# most 0.002). Write `my_mimic_temperature(student_logits, teacher_logits)`: return the temperature. Choose it on
+# the logits you are given (the cell above's, on 500 transfer images); the check measures your temperature on the
+# same two networks' logits for 1,000 test images. The computations run in float32, as training does.
+
+# %%
+def my_mimic_temperature(student_logits, teacher_logits):
+    ### BEGIN SOLUTION
+    tried = {t: mimic_gradient_gap(student_logits, teacher_logits, t) for t in (1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6)}
+    for t, gap in tried.items():
+        print(f"T = {t:>9,.0f}: the gradients differ by {gap:.4%}")
+    return min(tried, key=tried.get)
+    ### END SOLUTION
+
+
+check_mimic_temperature(my_mimic_temperature, (z, v),
+                        (predict_logits(logit_students[LOGITS][0], x_test[:1000]), predict_logits(teacher, x_test[:1000])))
+
+# %% [markdown]
+# **What did you see?** How does the gap move as $T$ grows, and why does it not keep falling?
+#
+# ### BEGIN SOLUTION
+# From $T = 100$ to $1{,}000$ the gap falls tenfold as $T$ rises tenfold (the table above): the approximation
+# $e^{z/T} \approx 1 + z/T$ errs by terms of order $z/T$. From $1{,}000$ to $10{,}000$ it falls by less (the printed
+# lines), and beyond that it grows again: by $T = 10^6$ it is several percent. The reason is float32: at a large $T$ every softened probability is close to
+# $1/N$, and the gradient is a difference $q - p$ of two nearly equal numbers, each rounded to about seven significant
+# digits, which the factor $T$ then multiplies back up. So "$T \to \infty$ is logit matching" holds on paper, but in
+# float32 there is a best temperature, and past it distillation's gradient is rounding noise. A temperature chosen in
+# the middle of the window is safe on other images too (the check's line); one at its edge may not be.
+# ### END SOLUTION
 
 # %% [markdown]
 # ## C10 · Matching intermediate layers
@@ -298,7 +348,7 @@ print("FitNets (published, CIFAR-10): teacher about 9M parameters, 90.18%; FitNe
 # "more such constraints usually give better results" is not shown at this size; students of a dozen layers or more
 # on CIFAR-10 (hours on a GPU) would be the regime to test it.
 #
-# ### Exercise 2 · Read the hidden layers
+# ### Exercise 4 · Read the hidden layers
 #
 # The hints need each hidden layer's output. Write `my_hidden_activations(mlp, images)`: run the layers of the
 # `nn.Sequential` one by one and return `(logits, hidden)`, where `hidden` lists the output of every `nn.ReLU`.

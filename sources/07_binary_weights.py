@@ -30,13 +30,12 @@ import torch.nn.functional as F
 
 from lecture_utils import (Spread, balanced_subset, claim, clearly_below, evaluate, fit, load_mnist, make_loader,
                            no_difference, train_val_split, verdict)
-from lecture_utils.binary import BinaryLinear, binarize, binary_mlp, clip_weights
-from lecture_utils.exercises import check_binarize, check_straight_through
-from lecture_utils.quantization import pack_bits
+from lecture_utils.binary import binarize, binary_mlp, clip_weights, weight_bytes
+from lecture_utils.exercises import check_binarize, check_binary_budget, check_straight_through
 
 x_train, y_train = load_mnist(train=True)
 x_test, y_test = load_mnist(train=False)
-(x_rest, y_rest), _ = train_val_split(x_train, y_train, val_size=5000, seed=setup.seed)  # as 01 and 02: the held-out 5,000 stay unseen
+(x_rest, y_rest), (x_val, y_val) = train_val_split(x_train, y_train, val_size=5000, seed=setup.seed)  # as 01 and 02: the held-out 5,000 stay unseen
 x_small, y_small = balanced_subset(x_rest, y_rest, P.binary_size, seed=setup.seed)
 
 # %% [markdown]
@@ -76,7 +75,8 @@ check_binarize(my_binarize)
 # ### Exercise 2 · The straight-through estimator
 #
 # Write `my_straight_through(w)`: a tensor whose *value* is the deterministic sign of `w` and whose *gradient* flows to
-# `w` as if the function were the identity. (Hint: `w + (sign - w).detach()`.)
+# `w` as if the function were the identity. (Hint: `.detach()` hides a tensor from autograd while keeping its value:
+# build a sum whose value is the sign but through which autograd sees only `w`.)
 
 # %%
 def my_straight_through(w):
@@ -143,13 +143,7 @@ published = {"float": "1.30% (no regulariser)", "deterministic": "1.29%", "stoch
 print(f"{'weights':14} {'train err (%)':>14} {'test err (%)':>14} {'gap (points)':>14} {'weight storage':>15}   "
       f"BinaryConnect, MNIST test error (published)")
 for mode, nets in runs.items():
-    model = nets[0]
-    weights = [m.weight for m in model.modules() if isinstance(m, (torch.nn.Linear, BinaryLinear))]
-    if mode == "float":
-        size = sum(w.numel() * 4 for w in weights)
-    else:  # one bit per weight, really packed
-        size = sum(len(pack_bits((binarize(w.detach() / m.H) > 0).long(), 1))
-                   for w, m in zip(weights, [m for m in model.modules() if isinstance(m, BinaryLinear)]))
+    size = weight_bytes(nets[0])  # float32, or one bit per weight really packed
     print(f"{mode:14} {str(train_err[mode]):>14} {str(test_err[mode]):>14} {str(gap[mode]):>14} {size:>9,} bytes   "
           f"{published[mode]}")
 print(f"\nOurs: {len(y_small):,} training images, hidden layers {P.binary_hidden}, {P.binary_epochs} epochs, "
@@ -177,3 +171,45 @@ claim("C16", no_difference(test_err["deterministic"], test_err["float"]) and cle
 #   this size (tested, like the others, with the deterministic sign). And notebook 05's 1-bit *uniform* quantization
 #   collapsed because its two levels are 0 and one large step, so nearly every weight became 0: BinaryConnect keeps
 #   the sign instead, and trains with it from the start.
+
+# %% [markdown]
+# ### Exercise 3 · Design: a binary network for a chip with 16 KB
+#
+# One bit per weight buys width. Suppose a chip holds **16,384 bytes** of weights (`weight_bytes` counts them: the
+# signs packed, one bit each; the batch-norm numbers are not counted) and the application needs at most **10% test
+# error**. Write `my_binary_widths(images, labels)`: return the hidden widths (one to three layers) of a deterministic
+# BinaryConnect MLP. The check trains it as above (seed 0, `P.binary_epochs` epochs on the same 1,000 images) and
+# measures it on the test set; you get the 5,000 held-out validation images to choose with. A training takes about a
+# second at these widths.
+
+# %%
+def my_binary_widths(images, labels):
+    ### BEGIN SOLUTION
+    tried = {}
+    for hidden in [(64, 64), (128, 128), (144, 64)]:
+        torch.manual_seed(0)
+        candidate = binary_mlp(hidden=hidden, mode="deterministic")
+        fit(candidate, make_loader(x_small, y_small, seed=setup.seed), F.cross_entropy, epochs=P.binary_epochs,
+            lr=3e-3, after_step=clip_weights, verbose=False)
+        tried[hidden] = 100 * (1 - evaluate(candidate, images, labels).accuracy)
+        print(f"hidden {hidden}: {weight_bytes(candidate):,} bytes, validation error {tried[hidden]:.2f}%")
+    fits = [h for h in tried if weight_bytes(binary_mlp(hidden=h, mode="deterministic")) <= 16_384]
+    return min(fits, key=tried.get)
+    ### END SOLUTION
+
+
+check_binary_budget(my_binary_widths, (x_small, y_small), (x_val, y_val), (x_test, y_test), P.binary_epochs)
+float_same_bytes = binary_mlp(hidden=(5,), mode="float")
+print(f"for comparison, a float MLP in the same memory: hidden (5,), {weight_bytes(float_same_bytes):,} bytes")
+
+# %% [markdown]
+# **What did you see?** How do the bytes split between the layers, and what does one bit per weight buy here?
+#
+# ### BEGIN SOLUTION
+# The first layer takes almost all the bytes: 784 inputs times its width (for hidden (128, 128), 100,352 of the
+# 118,016 weights). So the first width decides whether a network fits, and the layers after it are nearly free:
+# (144, 64), with a wider first layer, is no better on the validation images than (128, 128). At one bit per weight,
+# 16 KB holds a network with two hidden layers of 128 that makes under 10% test errors; in float32 the same memory
+# holds one hidden layer of 5 units (the last line). Against the 512-wide binary networks above (83,584 bytes), about
+# a fifth of the memory costs about two points of test error, on these 1,000 training images.
+# ### END SOLUTION

@@ -31,7 +31,7 @@ from lecture_utils import (Spread, balanced_subset, claim, clearly_below, count_
                            fit, verdict)
 from lecture_utils.config import wall_times_shown
 from lecture_utils.architecture import conv_net, conv_parameter_counts, multiply_accumulates, widest_separable_within
-from lecture_utils.exercises import check_conv_parameter_formula, check_separable_block
+from lecture_utils.exercises import check_conv_parameter_formula, check_separable_block, check_separable_widths
 from lecture_utils.widgets import ConvCountSliders
 
 # %% [markdown]
@@ -246,3 +246,44 @@ for width in (32, 64, WIDE[1], 96, 128):
     wide = conv_net(True, channels=(16, width, width))
     print(f"separable CNN with {width:>3} channels: {count_parameters(wide):>7,} parameters "
           f"({'within' if count_parameters(wide) <= budget else 'over'} the normal CNN's {budget:,})")
+
+# %% [markdown]
+# ### Exercise 3 · Design: a separable CNN for a phone
+#
+# Parameters are what the homework limits; on a phone the time per image follows the multiply-accumulates. Suppose the
+# phone allows **a quarter of the normal CNN's multiply-accumulates** per image, the model may carry no more parameters
+# than the normal CNN, and the last convolution needs **at least 96 channels** (its features feed the classifier).
+# Write `my_separable_widths()`: return the channels `(c1, c2, c3)` of a depthwise separable `conv_net`. Count your
+# candidates with `count_parameters` and `multiply_accumulates(net, (1, 1, 28, 28))`; no training is needed.
+
+# %%
+def my_separable_widths():
+    ### BEGIN SOLUTION
+    normal = conv_net(False)
+    mac_budget = multiply_accumulates(normal, (1, 1, 28, 28)) // 4
+    fits = {}
+    for c1 in (4, 8, 16):
+        for c2 in (16, 32, 64):
+            net = conv_net(True, channels=(c1, c2, 96))
+            macs, parameters = multiply_accumulates(net, (1, 1, 28, 28)), count_parameters(net)
+            print(f"channels ({c1:>2}, {c2:>2}, 96): {macs:>9,} multiply-accumulates, {parameters:>7,} parameters")
+            if macs <= mac_budget and parameters <= count_parameters(normal):
+                fits[(c1, c2, 96)] = parameters
+    return max(fits, key=fits.get)  # within both budgets: the one that keeps the most parameters
+    ### END SOLUTION
+
+
+check_separable_widths(my_separable_widths)
+
+# %% [markdown]
+# **What did you see?** Where do the multiply-accumulates go, and where do the parameters go?
+#
+# ### BEGIN SOLUTION
+# They go to different places. The first convolution works on the full 28 x 28 image: going from 4 to 16 channels there
+# adds about 143,000 multiply-accumulates but only 432 parameters (the rows with 16 channels in the middle). The last
+# layers work on 7 x 7 and 3 x 3 images, so their channels are cheap to compute but carry the parameters: the
+# classifier alone holds 96 x 9 x 10 weights. So a budget of multiply-accumulates says "thin the early layers", a
+# budget of parameters says "thin the late ones", and a network for a phone is thin where the images are large and
+# wide where they are small. C27's separable CNN, (16, 80, 80), fits the parameter budget but needs 748,080
+# multiply-accumulates per image (its table), twice this phone's budget.
+# ### END SOLUTION

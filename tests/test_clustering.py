@@ -180,3 +180,11 @@ def test_evaluate_clustered_layer_reports_its_clustering():
     codebook, indices = cluster_weights(net[1].weight, 4, init="k-means++", generator=torch.Generator().manual_seed(2))
     assert torch.equal(result["codebook"], codebook) and torch.equal(result["indices"], indices)
     assert result["squared_error"] == pytest.approx(clustering_error(net[1].weight, codebook, indices))
+
+
+def test_cluster_model_takes_a_number_of_clusters_per_layer():
+    torch.manual_seed(0)
+    model = cluster_model(MLP(hidden=(20,), in_features=16), {"1": 3, "3": 5})
+    assert [len(codebook) for _, codebook, _ in clustered_layers(model)] == [3, 5]
+    with pytest.raises(ValueError, match=r"exactly the layers \['1', '3'\], got \['1'\]"):
+        cluster_model(MLP(hidden=(20,), in_features=16), {"1": 3})

@@ -137,3 +137,19 @@ def test_least_squares_r2_finds_a_linear_map():
     m = torch.randn(5, 3, generator=g)
     assert least_squares_r2(x, x @ m + 1, x_test, x_test @ m + 1) > 0.999
     assert least_squares_r2(x, torch.randn(200, 3, generator=g), x_test, torch.randn(50, 3, generator=g)) < 0.2
+
+
+def test_cascade_runs_every_member_only_where_the_first_is_unsure():
+    from lecture_utils.ensembles import cascade
+
+    probs = torch.tensor([[[0.9, 0.1], [0.6, 0.4]],   # member 0: sure of image 0, unsure of image 1
+                          [[0.8, 0.2], [0.1, 0.9]],
+                          [[0.7, 0.3], [0.2, 0.8]]])
+    predictions, passes = cascade(probs, 0.75)
+    assert predictions.tolist() == [0, 1] and passes.tolist() == [1, 3]
+    assert cascade(probs, 0.0)[1].tolist() == [1, 1] and cascade(probs, 1.0)[1].tolist() == [3, 3]
+    assert torch.equal(cascade(probs, 1.0)[0], probs.mean(0).argmax(1))
+    with pytest.raises(ValueError, match="threshold must be a number from 0 to 1"):
+        cascade(probs, 1.5)
+    with pytest.raises(ValueError, match=r"member_probs must be \(members, images, classes\)"):
+        cascade(probs[0], 0.5)

@@ -37,8 +37,8 @@ BY_NAME = {e.name: e for e in EXERCISES}
 
 # The notebooks import these, with these parameters: none may disappear or change.
 SIGNATURES = {name: ["fn"] for name in [
-    "check_softmax_with_temperature", "check_distillation_loss", "check_drop_digit", "check_best_bias_shift",
-    "check_ensemble_probabilities", "check_average_state_dicts", "check_logit_matching_loss",
+    "check_softmax_with_temperature", "check_distillation_loss", "check_digit_mass", "check_best_bias_shift",
+    "check_ensemble_probabilities", "check_average_state_dicts", "check_soft_target_gradient", "check_logit_matching_loss",
     "check_hidden_activations", "check_quantize_uniform", "check_pack_bits", "check_kmeans_step",
     "check_huffman_decode", "check_binarize", "check_straight_through", "check_conv_parameter_formula",
     "check_separable_block", "check_low_rank_parameters", "check_truncated_svd", "check_sum_of_exit_losses",
@@ -47,6 +47,15 @@ SIGNATURES = {name: ["fn"] for name in [
 SIGNATURES["check_homework_model"] = ["build_fn", "budget"]
 # Design tasks: the student's function, and what it is measured on.
 DESIGN_SIGNATURES = {"check_exit_threshold": ["fn", "validation", "test", "macs"],
+                     "check_cascade_threshold": ["fn", "chosen_on", "test"],
+                     "check_costly_false_alarms": ["fn", "cls", "chosen_on", "test"],
+                     "check_distillation_recipe": ["fn", "validation", "transfer", "test", "hidden", "epochs", "lr"],
+                     "check_binary_budget": ["fn", "train", "chosen_on", "test", "epochs"],
+                     "check_demo_recipe": ["fn", "build", "teacher", "epochs", "train_size", "test"],
+                     "check_mimic_temperature": ["fn", "chosen_on", "test"],
+                     "check_bit_budget": ["fn", "model", "chosen_on", "test"],
+                     "check_separable_widths": ["fn"],
+                     "check_file_budget": ["fn", "model", "config", "chosen_on", "test"],
                      "check_cluster_count": ["fn", "model", "layer", "chosen_on", "test"],
                      "check_rank_budget": ["fn", "model", "chosen_on", "test"]}
 CHECKS = {name: getattr(exercises, name) for name in dir(exercises)
@@ -163,7 +172,8 @@ def test_the_stored_values_load_without_pickled_code():
 
 
 # Answers a check may still call, and why: not to compare with, but as the rule it measures by.
-MEASURED_BY = {("homework.py", "count_budget"): "the homework model is counted as the grader counts it"}
+MEASURED_BY = {("homework.py", "count_budget"): "the homework model is counted as the grader counts it",
+               ("distillation.py", "distillation_loss"): "notebook 01's design task trains with the lecture's loss"}
 
 
 def test_the_checks_use_no_answer():
@@ -251,7 +261,10 @@ def _first_passing(c, t):
 ALSO_RIGHT = [  # other ways of being right, as students write them
     ("distillation loss", _soft_cross_entropy),  # soft cross-entropy: KL plus a constant, the same gradient
     ("distillation loss", lambda s, te, y, t, a: distillation_loss(s.double(), te.double(), y, t, a)),
-    ("drop a digit", lambda x, y, d: [x[y != d], y[y != d]]),
+    ("where the teacher hides a digit", lambda z, y, d, t: {c: torch.softmax(z[y == c] / t, 1)[:, d].mean()
+                                                             for c in y.unique()}),  # tensors for keys and values
+    ("soft-target gradient", lambda z, v, t: torch.func.grad(
+        lambda zz: t**2 * F.kl_div(F.log_softmax(zz / t, 1), F.softmax(v / t, 1), reduction="batchmean"))(z)),
     ("choose the bias shift", lambda z, y, c, s: best_bias_shift(z, y, c, s)[0]),
     ("choose the bias shift", lambda z, y, c, s: torch.tensor(best_bias_shift(z, y, c, s)[0])),
     ("Huffman decoding", _decode_by_prefixes),
@@ -284,7 +297,8 @@ def _zero_point_not_rounded(w, bits):
 UNRECOGNISED = [  # wrong in a way no catalogued mistake describes: the generic hint
     ("softmax with temperature", lambda z, t: torch.softmax(z / t, -1).flip(-1)),
     ("distillation loss", lambda s, te, y, t, a: F.cross_entropy(s, y)),
-    ("drop a digit", lambda x, y, d: (x[y != d].flip(0), y[y != d].flip(0))),
+    ("where the teacher hides a digit", lambda z, y, d, t: {c: 0.5 for c in sorted(set(y.tolist()))}),
+    ("soft-target gradient", lambda z, v, t: torch.zeros_like(z)),
     ("choose the bias shift", lambda z, y, c, s: 99.0),
     ("ensemble by averaging", lambda zs: torch.softmax(zs[0], 1)),
     ("average parameters", lambda sds: sds[0]),
@@ -399,8 +413,13 @@ def test_the_exit_threshold_design_task_measures_the_choice_on_the_test_split():
 
 
 def test_every_design_task_is_exported_and_no_hint_names_a_number_to_choose():
-    assert {t.name for t in exercises.DESIGN_TASKS} == {"exit threshold (design)", "clusters for a 3-bit index (design)",
-                                                        "ranks for a budget (design)"}
+    assert {t.name for t in exercises.DESIGN_TASKS} == {
+        "a temperature and a weight (design)", "a shift where false answers are costly (design)",
+        "a binary network for a small chip (design)", "an ensemble only when needed (design)",
+        "distillation as logit matching (design)",
+        "bits per layer for a budget (design)", "clusters for a 3-bit index (design)",
+        "a separable CNN for a MAC budget (design)", "ranks for a budget (design)", "exit threshold (design)",
+        "a file within a budget (design)", "a short run that reaches a tier (design)"}
     for task in exercises.DESIGN_TASKS:
         for text in (task.hint, *(hint for _, hint in task.hints)):
             assert not re.search(r"\d", text), f"{task.name}: a hint with a number: {text!r}"
@@ -455,3 +474,187 @@ def test_the_rank_budget_design_task_measures_the_factorized_network():
         check_rank_budget(lambda m, images, labels: {"2": 2}, model, data, data)
     with pytest.raises(ExerciseError, match="return a dict from layer name to rank"):
         check_rank_budget(lambda m, images, labels: 40, model, data, data)
+
+
+def test_the_cascade_design_task_measures_passes_and_errors_on_the_test_split():
+    from lecture_utils.exercises import check_cascade_threshold
+    from lecture_utils.exercises.distillation import CASCADE_THRESHOLD
+
+    # 3 members, 10 images of class 0: the first member is sure and right on 8, unsure and wrong on 2,
+    # where the other two are right
+    probs = torch.full((3, 10, 2), 0.0)
+    probs[:, :, 0] = 1.0
+    probs[0, :8] = torch.tensor([0.99, 0.01])
+    probs[0, 8:] = torch.tensor([0.4, 0.6])
+    labels = torch.zeros(10, dtype=torch.long)
+    numbers = CASCADE_THRESHOLD.check(lambda p, y: 0.9, (probs, labels), (probs, labels))
+    assert numbers["passes"] == pytest.approx((8 * 1 + 2 * 3) / 10) and numbers["errors"] == 0 == numbers["ensemble"]
+    seen = []
+    check_cascade_threshold(lambda p, y: seen.append((p.shape, len(y))) or 0.9, (probs[:, :4], labels[:4]), (probs, labels))
+    assert seen == [((3, 4, 2), 4)]  # the function sees the given images only
+    with pytest.raises(ExerciseError, match="too many images run every member: a lower threshold"):
+        check_cascade_threshold(lambda p, y: 1.0, (probs, labels), (probs, labels))
+    wrong = probs.clone()
+    wrong[0, :, :] = torch.tensor([0.3, 0.7])  # the first member sure of nothing and wrong everywhere
+    wrong[0, :6] = torch.tensor([0.45, 0.55])
+    with pytest.raises(ExerciseError, match="left to the first member alone: a higher threshold"):
+        check_cascade_threshold(lambda p, y: 0.5, (wrong, labels), (wrong, labels))
+    with pytest.raises(ExerciseError, match=r"threshold must be a number from 0 to 1, got threshold=2"):
+        check_cascade_threshold(lambda p, y: 2, (probs, labels), (probs, labels))
+    with pytest.raises(ExerciseError, match=re.escape(NOT_IMPLEMENTED)):
+        check_cascade_threshold(stub, (probs, labels), (probs, labels))
+
+
+def test_the_mimic_temperature_design_task_finds_the_float32_window():
+    from lecture_utils.distillation import mimic_gradient_gap
+    from lecture_utils.exercises import check_mimic_temperature
+    from lecture_utils.exercises.distillation import MIMIC_TEMPERATURE
+
+    g = torch.Generator().manual_seed(0)
+    z, v = torch.randn(500, 10, generator=g) * 5, torch.randn(500, 10, generator=g) * 5
+    gaps = {t: mimic_gradient_gap(z, v, t) for t in (10, 1e3, 1e4, 1e7)}
+    assert gaps[10] > gaps[1e3] > gaps[1e4] < gaps[1e7]  # falls like 1/T, then float32 rounding takes over
+    assert MIMIC_TEMPERATURE.check(lambda a, b: 1e4, (z, v), (z, v))["gap"] == pytest.approx(gaps[1e4])
+    with pytest.raises(ExerciseError, match="T = 10: the gradients differ by"):
+        check_mimic_temperature(lambda a, b: 10, (z, v), (z, v))
+    with pytest.raises(ExerciseError, match="T = 1e\\+07"):
+        check_mimic_temperature(lambda a, b: 1e7, (z, v), (z, v))
+    with pytest.raises(ExerciseError, match="return a temperature, a number above 0; got -1"):
+        check_mimic_temperature(lambda a, b: -1, (z, v), (z, v))
+
+
+def test_the_bit_budget_design_task_measures_the_stored_bytes_and_accuracy():
+    from lecture_utils.exercises import check_bit_budget
+    from lecture_utils.exercises.quantization import BIT_BUDGET, BIT_BUDGET_TASK
+    from lecture_utils.quantization import quantized_model_bytes
+
+    g = torch.Generator().manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 40), nn.ReLU(), nn.Linear(40, 10))
+    x = torch.randn(300, 1, 28, 28, generator=g)
+    data = (x, model(x).argmax(1))
+    numbers = BIT_BUDGET_TASK.check(lambda m, images, labels: ({"1": 12, "3": 12}, True), model, data, data)
+    assert numbers["bytes"] == len(quantized_model_bytes(model, 12, per_channel=True)) <= BIT_BUDGET
+    assert numbers["lost"] <= 0.3 and numbers["scales"] == "per channel"
+    with pytest.raises(ExerciseError, match="over the byte budget: fewer bits where the weights are many"):
+        check_bit_budget(lambda m, images, labels: (32, False), model, data, data)
+    with pytest.raises(ExerciseError, match="too inaccurate: a bit costs little"):
+        check_bit_budget(lambda m, images, labels: ({"1": 1, "3": 1}, False), model, data, data)
+    with pytest.raises(ExerciseError, match=r"return a pair \(bits, per_channel\)"):
+        check_bit_budget(lambda m, images, labels: 8, model, data, data)
+    with pytest.raises(ExerciseError, match=r"give bits for exactly the layers \['1', '3'\], got \['1'\]"):
+        check_bit_budget(lambda m, images, labels: ({"1": 8}, False), model, data, data)
+
+
+def test_the_separable_widths_design_task_counts_macs_and_parameters():
+    from lecture_utils.exercises import check_separable_widths
+    from lecture_utils.exercises.architecture import SEPARABLE_WIDTHS
+
+    numbers = SEPARABLE_WIDTHS.check(lambda: (8, 32, 96))
+    assert (numbers["macs"], numbers["parameters"], numbers["mac_budget"]) == (294_016, 12_682, 1_470_528 // 4)
+    with pytest.raises(ExerciseError, match="too many multiply-accumulates: find the layers that work on the largest"):
+        check_separable_widths(lambda: (16, 80, 96))
+    with pytest.raises(ExerciseError, match="too many parameters"):
+        check_separable_widths(lambda: (4, 8, 512))
+    with pytest.raises(ExerciseError, match="the last convolution is too narrow"):
+        check_separable_widths(lambda: (8, 32, 64))
+    with pytest.raises(ExerciseError, match="return three whole numbers of channels"):
+        check_separable_widths(lambda: (8, 32))
+
+
+def test_the_file_budget_design_task_writes_and_measures_the_file():
+    from lecture_utils.deep_compression import prune_to, make_pruning_permanent
+    from lecture_utils.exercises import check_file_budget
+    from lecture_utils.exercises.combining import FILE_BUDGET_TASK
+    from lecture_utils.models import build_model
+
+    config = {"arch": "mlp", "hidden": [300, 100]}
+    torch.manual_seed(0)
+    model = build_model(**config)
+    dense = build_model(**config)
+    prune_to(model, {"1": 0.02, "3": 0.2, "5": 0.5})
+    make_pruning_permanent(model)
+    x = torch.randn(500, 1, 28, 28)
+    data = (x, model(x).argmax(1))  # the pruned network is right on every image
+    numbers = FILE_BUDGET_TASK.check(lambda m, images, labels: 16, model, config, data, data)
+    assert numbers["bytes"] <= 19_000 and numbers["error"] <= 2.5
+    assert not any(hasattr(m, "parametrizations") for m in model.modules())  # the check clusters a copy
+    wrong = (x, (data[1] + 1) % 10)  # labels the network never gives
+    with pytest.raises(ExerciseError, match="within the budget but too many errors: more clusters"):
+        check_file_budget(lambda m, images, labels: 16, model, config, data, wrong)
+    with pytest.raises(ExerciseError, match="the file is too large: fewer clusters"):
+        check_file_budget(lambda m, images, labels: 2, dense, config, data, data)
+    with pytest.raises(ExerciseError, match="a dict \\{layer: clusters\\}; got 0"):
+        check_file_budget(lambda m, images, labels: 0, model, config, data, data)
+    with pytest.raises(ExerciseError, match=r"give a number of clusters for exactly the layers"):
+        check_file_budget(lambda m, images, labels: {"1": 4}, model, config, data, data)
+
+
+def test_the_distillation_recipe_design_task_trains_three_seeds_with_the_choice():
+    from lecture_utils.exercises import check_distillation_recipe
+    from lecture_utils.exercises.distillation import DISTILLATION_RECIPE
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 1, 28, 28, generator=g)
+    y = (x.flatten(1)[:, :10]).argmax(1)
+    teacher = x.flatten(1)[:, :10] * 5  # a teacher that is right on every image
+    seen = []
+    numbers = DISTILLATION_RECIPE.check(lambda v: seen.append(v) or (2.0, 0.5), {2.0: "sweep"}, (x, teacher, y), (x, y),
+                                        (8,), 1, 1e-2)
+    assert seen == [{2.0: "sweep"}] and len(numbers["each"]) == 3 and numbers["errors"] == sum(numbers["each"]) / 3
+    with pytest.raises(ExerciseError, match="alpha must be a number from 0 to 1"):
+        check_distillation_recipe(lambda v: (2.0, 1.5), {}, (x, teacher, y), (x, y), (8,), 1, 1e-2)
+    with pytest.raises(ExerciseError, match="temperature"):
+        check_distillation_recipe(lambda v: (0.0, 0.5), {}, (x, teacher, y), (x, y), (8,), 1, 1e-2)
+    with pytest.raises(ExerciseError, match=r"return a pair \(temperature, alpha\)"):
+        check_distillation_recipe(lambda v: 4.0, {}, (x, teacher, y), (x, y), (8,), 1, 1e-2)
+    big = (torch.randn(600, 1, 28, 28, generator=g), torch.randint(0, 10, (600,), generator=g))  # labels it cannot know
+    with pytest.raises(ExerciseError, match="read the validation errors"):
+        check_distillation_recipe(lambda v: (2.0, 0.5), {}, (x, teacher, y), big, (8,), 1, 1e-2)
+
+
+def test_the_binary_budget_design_task_trains_and_counts_the_packed_signs():
+    from lecture_utils.binary import binary_mlp, weight_bytes
+    from lecture_utils.exercises import check_binary_budget
+    from lecture_utils.exercises.quantization import BINARY_BUDGET_TASK
+
+    assert weight_bytes(binary_mlp((16,), "deterministic")) == (784 * 16 + 16 * 10) // 8
+    assert weight_bytes(binary_mlp((16,), "float")) == 4 * (784 * 16 + 16 * 10)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(200, 1, 28, 28, generator=g)
+    y = (x.flatten(1)[:, :10]).argmax(1)
+    numbers = BINARY_BUDGET_TASK.measure(lambda images, labels: (16,), (x, y), (x, y), (x, y), 1)
+    assert numbers["bytes"] == 1588 and numbers["hidden"] == (16,)
+    with pytest.raises(ExerciseError, match="over the budget: narrower layers"):
+        check_binary_budget(lambda images, labels: (512, 64), (x, y), (x, y), (x, y), 1)
+    with pytest.raises(ExerciseError, match="within the budget but too many errors"):
+        check_binary_budget(lambda images, labels: (2,), (x, y), (x, y), (x, (y + 1) % 10), 1)
+    with pytest.raises(ExerciseError, match="return the hidden widths"):
+        check_binary_budget(lambda images, labels: 128, (x, y), (x, y), (x, y), 1)
+
+
+def test_the_demo_recipe_design_task_trains_the_model_with_the_recipe_and_returns_it():
+    from lecture_utils.exercises import check_demo_recipe
+    from lecture_utils.exercises.homework import DEMO_RECIPE
+    from lecture_utils.homework import load_tiers
+
+    def build():
+        return nn.Sequential(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(196, 10))  # within the budget
+
+    g = torch.Generator().manual_seed(0)
+    test = (torch.rand(50, 1, 28, 28, generator=g), torch.randint(0, 10, (50,), generator=g))
+    taught = []
+
+    class Teacher(nn.Module):
+        def forward(self, x):
+            taught.append(len(x))
+            return torch.zeros(len(x), 10)
+
+    numbers = DEMO_RECIPE.measure(lambda: {"lr": 1e-2, "teacher": True}, build, Teacher(), 1, 100, test)
+    assert taught and isinstance(numbers["model"], nn.Module) and numbers["simple"] == 100 * load_tiers()["tiers"]["simple"]
+    again = DEMO_RECIPE.measure(lambda: {"lr": 1e-2, "teacher": True}, build, Teacher(), 1, 100, test)
+    assert again["accuracy"] == numbers["accuracy"]  # seed 0: the same run twice
+    with pytest.raises(ExerciseError, match="large steps early and small steps late") as info:
+        check_demo_recipe(lambda: {}, build, None, 1, 100, test)
+    assert "after 1 epochs on 100 images" in str(info.value)
+    with pytest.raises(ExerciseError, match="return a dict with some of the keys"):
+        check_demo_recipe(lambda: {"epochs": 30}, build, None, 1, 100, test)

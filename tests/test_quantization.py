@@ -241,3 +241,22 @@ def test_binarize_trained_keeps_signs_and_the_mean_magnitude():
             assert torch.allclose(q.abs(), p.abs().mean().expand_as(q))
         else:
             assert torch.equal(p, q)
+
+
+def test_mixed_precision_quantizes_and_stores_each_layer_with_its_own_bits():
+    from lecture_utils.quantization import bits_per_layer, weight_matrix_names
+
+    torch.manual_seed(0)
+    model = MLP(hidden=(20,), in_features=16)
+    assert weight_matrix_names(model) == ["1", "3"]
+    assert bits_per_layer(model, 4) == {"1": 4, "3": 4}
+    mixed = quantize_model(model, {"1": 2, "3": 8})
+    assert torch.unique(mixed[1].weight).numel() <= 4 and torch.unique(mixed[3].weight).numel() > 4
+    same = quantize_model(model, {"1": 4, "3": 4})
+    assert all(torch.equal(a, b) for a, b in zip(same.parameters(), quantize_model(model, 4).parameters()))
+    # 20 x 16 weights at 2 bits, 10 x 20 at 8 bits, a float32 scale and zero point each, 30 float32 biases
+    assert len(quantized_model_bytes(model, {"1": 2, "3": 8})) == 320 * 2 // 8 + 8 + 200 + 8 + 30 * 4
+    with pytest.raises(ValueError, match=r"give bits for exactly the layers \['1', '3'\], got \['1', '5'\]"):
+        quantize_model(model, {"1": 2, "5": 8})
+    with pytest.raises(ValueError, match="bits must be a whole number from 1 to 32, got bits=0"):
+        quantized_model_bytes(model, {"1": 0, "3": 8})

@@ -24,7 +24,6 @@ from torch import nn
 
 from lecture_utils.architecture import DepthwiseSeparableConv2d, conv_parameter_counts, low_rank_parameter_counts
 from lecture_utils.binary import binarize
-from lecture_utils.data import drop_digit
 from lecture_utils.deep_compression import gaps_with_escape
 from lecture_utils.distillation import best_bias_shift, distillation_loss, logit_matching_loss, softmax_with_temperature
 from lecture_utils.dynamic import sum_of_exit_losses
@@ -64,6 +63,17 @@ def _before_relu(mlp, images):
     return hidden.pop(), hidden
 
 
+def _soft_target_gradient(z, v, t):
+    """d(T² KL(p || q)) / dz, averaged over the batch: T (q - p) / batch, with q = softmax(z / T), p = softmax(v / T)."""
+    return t * (torch.softmax(z / t, 1) - torch.softmax(v / t, 1)) / len(z)
+
+
+def _digit_mass(z, y, d, t):
+    """For each class among the labels, the teacher's mean probability of digit ``d`` at temperature ``t``."""
+    p = torch.softmax(z / t, 1)[:, d]
+    return {c: p[y == c].mean().item() for c in sorted(set(y.tolist()))}
+
+
 DISTILLATION = {
     "softmax with temperature": Answers(softmax_with_temperature, (
         lambda z, t: (z / t).tolist(),  # not a tensor
@@ -83,12 +93,13 @@ DISTILLATION = {
         lambda s, te, y, t, a: a * t**2 * F.kl_div(F.log_softmax(s, -1), F.softmax(te / t, -1), reduction="batchmean")
         + (1 - a) * F.cross_entropy(s, y),
     )),
-    "drop a digit": Answers(drop_digit, (
-        lambda x, y, d: y[y != d],
-        lambda x, y, d: (x[y != d].tolist(), y[y != d].tolist()),
-        lambda x, y, d: (x, y),
-        lambda x, y, d: (x, y[y != d]),
-        lambda x, y, d: (x[: int((y != d).sum())], y[y != d]),
+    "where the teacher hides a digit": Answers(_digit_mass, (
+        lambda z, y, d, t: list(_digit_mass(z, y, d, t).values()),
+        lambda z, y, d, t: {c: 0.0 for c in range(10)},
+        lambda z, y, d, t: _digit_mass(z, y, d, 1.0),
+        lambda z, y, d, t: dict.fromkeys(_digit_mass(z, y, d, t), torch.softmax(z / t, 1)[:, d].mean().item()),
+        lambda z, y, d, t: {c: torch.softmax(z / t, 1)[y == c, c].mean().item() for c in sorted(set(y.tolist()))},
+        lambda z, y, d, t: {c: (z[y == c].argmax(1) == d).float().mean().item() for c in sorted(set(y.tolist()))},
     )),
     "choose the bias shift": Answers(best_bias_shift, (
         lambda z, y, c, s: f"{s[1]}x",
@@ -104,6 +115,15 @@ DISTILLATION = {
         lambda sds: [sd["w"] for sd in sds],
         lambda sds: {k: sds[0][k].tolist() for k in sds[0]},
         lambda sds: {k: sum(sd[k] for sd in sds) for k in sds[0]},
+    )),
+    "soft-target gradient": Answers(_soft_target_gradient, (
+        lambda z, v, t: _soft_target_gradient(z, v, t).tolist(),
+        lambda z, v, t: _soft_target_gradient(z, v, t)[0],
+        lambda z, v, t: -_soft_target_gradient(z, v, t),
+        lambda z, v, t: len(z) * _soft_target_gradient(z, v, t),
+        lambda z, v, t: _soft_target_gradient(z, v, t) / t**2,
+        lambda z, v, t: t * _soft_target_gradient(z, v, t),
+        lambda z, v, t: t * (torch.softmax(z, 1) - torch.softmax(v, 1)) / len(z),
     )),
     "logit matching": Answers(logit_matching_loss, (
         lambda z, v: ((z - v) ** 2).sum(1),

@@ -6,7 +6,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..architecture import low_rank_model
+from ..architecture import conv_net, low_rank_model
+from ..measure import multiply_accumulates
 from ..models import count_parameters
 from ..training import evaluate
 from .harness import Case, DesignTask, Exercise, Mistake, as_list, close, not_a_pair, tensor_like
@@ -146,6 +147,52 @@ def check_truncated_svd(fn) -> None:
     TRUNCATED_SVD.check(fn)
 
 
+# ---- notebook 08 · design: a separable CNN for a budget of multiply-accumulates ---------------------------
+
+MAC_SHARE, MIN_LAST_CHANNELS = 0.25, 96  # of the normal CNN's MACs per image; channels of the last convolution
+
+
+def _width_numbers(fn) -> dict:
+    """The channels ``fn`` chooses for a depthwise separable ``conv_net``, measured: its parameters
+    and multiply-accumulates per 28 x 28 image, beside the normal CNN's (channels 16, 32, 32)."""
+    channels = fn()
+    if not (isinstance(channels, (tuple, list)) and len(channels) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 1024 for c in channels)):
+        raise ValueError(f"return three whole numbers of channels from 1 to 1024, got {channels!r}")
+    normal, separable = conv_net(False), conv_net(True, channels=tuple(channels))
+    return {"channels": tuple(channels), "parameters": count_parameters(separable),
+            "macs": multiply_accumulates(separable, (1, 1, 28, 28)), "last": channels[2],
+            "normal_parameters": count_parameters(normal),
+            "mac_budget": int(MAC_SHARE * multiply_accumulates(normal, (1, 1, 28, 28)))}
+
+
+SEPARABLE_WIDTHS = DesignTask(
+    name="a separable CNN for a MAC budget (design)",
+    goal=f"at most a quarter of the normal CNN's multiply-accumulates per image, at most its parameters, and at least "
+         f"{MIN_LAST_CHANNELS} channels in the last convolution",
+    measure=_width_numbers,
+    met=lambda n: (n["macs"] <= n["mac_budget"] and n["parameters"] <= n["normal_parameters"]
+                   and n["last"] >= MIN_LAST_CHANNELS),
+    report="channels {channels}: {macs:,} multiply-accumulates per image (budget {mac_budget:,}), {parameters:,} "
+           "parameters (budget {normal_parameters:,})",
+    hint="count a few choices with the tools above.",
+    hints=(
+        (lambda n: n["last"] < MIN_LAST_CHANNELS, "the last convolution is too narrow: widen it."),
+        (lambda n: n["macs"] > n["mac_budget"],
+         "too many multiply-accumulates: find the layers that work on the largest images, and thin those."),
+        (lambda n: n["parameters"] > n["normal_parameters"],
+         "too many parameters: find the layers with the most channels in and out, and thin those."),
+    ),
+)
+
+
+def check_separable_widths(fn) -> None:
+    """Design task (notebook 08): ``fn()`` returns the channels ``(c1, c2, c3)`` of a depthwise
+    separable ``conv_net``; met when it needs at most a quarter of the normal CNN's multiply-accumulates
+    per image, has at most its parameters, and its last convolution has at least 96 channels."""
+    SEPARABLE_WIDTHS.check(fn)
+
+
 # ---- notebook 09 · design: ranks for a parameter budget, at little accuracy ---------------------------
 
 RANK_BUDGET, MAX_RANK_LOSS = 100_000, 0.5  # parameters of the whole network; points of test accuracy
@@ -187,4 +234,4 @@ def check_rank_budget(fn, model, chosen_on, test) -> None:
 
 
 EXERCISES = (CONV_PARAMETER_FORMULA, SEPARABLE_BLOCK, LOW_RANK_PARAMETERS, TRUNCATED_SVD)
-DESIGN_TASKS = (RANK_BUDGET_TASK,)
+DESIGN_TASKS = (SEPARABLE_WIDTHS, RANK_BUDGET_TASK)

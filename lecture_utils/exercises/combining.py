@@ -1,7 +1,15 @@
-"""Exercises of notebook 11: the relative positions of pruned weights, and canonical Huffman codes."""
+"""Exercises of notebook 11: the relative positions of pruned weights, canonical Huffman codes, and
+a design task: clusters per layer for a file of at most a given size."""
 from __future__ import annotations
 
-from .harness import Case, Exercise, Mistake, as_list
+import copy
+import tempfile
+from pathlib import Path
+
+from ..clustering import cluster_model
+from ..deep_compression import save_compressed
+from ..training import evaluate
+from .harness import Case, DesignTask, Exercise, Mistake, as_list
 
 # ---- notebook 11 · relative positions: the gap before a weight at p, after one at q, is p - q - 1 ----
 
@@ -72,4 +80,49 @@ def check_canonical_code(fn) -> None:
     CANONICAL_CODE.check(fn)
 
 
+# ---- notebook 11 · design: a file of at most a given size, at a given test error ----------------------------
+
+FILE_BUDGET, MAX_FILE_ERROR = 19_000, 2.5  # bytes of the Huffman-coded file; test error in percent
+
+
+def _file_numbers(fn, model, config, chosen_on, test) -> dict:
+    """The clusters ``fn`` chooses for the pruned ``model`` from ``chosen_on`` (images, labels),
+    measured: the clustered copy written with Huffman coding (its file's bytes) and its test error."""
+    clusters = fn(model, *chosen_on)
+    allowed = f"a whole number of clusters from 1 to 256, or a dict {{layer: clusters}}; got {clusters!r}"
+    values = clusters.values() if isinstance(clusters, dict) else [clusters]
+    if not all(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 256 for k in values):
+        raise ValueError(f"return {allowed}")
+    clustered = cluster_model(copy.deepcopy(model), clusters)
+    with tempfile.TemporaryDirectory() as folder:
+        size = save_compressed(Path(folder) / "design.lcz", clustered, config, coding="huffman")
+    return {"clusters": clusters, "bytes": size, "budget": FILE_BUDGET,
+            "error": 100 * (1 - evaluate(clustered, *test).accuracy)}
+
+
+FILE_BUDGET_TASK = DesignTask(
+    name="a file within a budget (design)",
+    goal=f"a file of at most {FILE_BUDGET:,} bytes, test error at most {MAX_FILE_ERROR}%",
+    measure=_file_numbers,
+    met=lambda n: n["bytes"] <= FILE_BUDGET and n["error"] <= MAX_FILE_ERROR,
+    report="clusters {clusters}: a file of {bytes:,} bytes, test error {error:.2f}%",
+    hint="measure a few choices on the images you were given.",
+    hints=(
+        (lambda n: n["bytes"] > FILE_BUDGET, "the file is too large: fewer clusters, first in the layers with the "
+                                              "most kept weights."),
+        (lambda n: n["error"] > MAX_FILE_ERROR, "within the budget but too many errors: more clusters, and spend the "
+                                                 "bytes the budget leaves."),
+    ),
+)
+
+
+def check_file_budget(fn, model, config, chosen_on, test) -> None:
+    """Design task (notebook 11): ``fn(model, images, labels)`` returns the clusters for the pruned
+    ``model`` (a number, or ``{layer: clusters}``), chosen on ``chosen_on``; met when the clustered
+    copy, written by ``save_compressed`` with Huffman coding (``config`` rebuilds it), takes at most
+    19,000 bytes and makes at most 2.5% errors on ``test``."""
+    FILE_BUDGET_TASK.check(fn, model, config, chosen_on, test)
+
+
 EXERCISES = (GAPS_WITH_ESCAPE, CANONICAL_CODE)
+DESIGN_TASKS = (FILE_BUDGET_TASK,)

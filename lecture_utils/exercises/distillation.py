@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import torch
 
+from ..data import make_loader
+from ..distillation import bias_shift_outcome, distillation_loss, mimic_gradient_gap
+from ..ensembles import cascade
 from ..models import MLP
-from .harness import (TENSOR_FORM, Case, Exercise, Mistake, Traced, call_with_copies, close, not_a_pair, not_one_number,
+from ..seeds import train_recipes
+from ..training import evaluate
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, call_with_copies, close, not_a_pair, not_one_number,
                       tensor_like, with_gradient)
 
 # ---- notebook 01 · softmax with temperature: p_i = exp(y_i / T) / sum_j exp(y_j / T) ----------------
@@ -101,39 +106,46 @@ def check_distillation_loss(fn) -> None:
 
 # ---- notebook 02 · a digit the student never saw -------------------------------------------------
 
-def _drop_digit_cases():
+def _mass_cases():
     g = torch.Generator().manual_seed(1)
-    labels = torch.tensor([7, 1, 7, 3, 9, 7, 0, 1])
-    images = torch.rand(len(labels), 1, 4, 4, generator=g)
-    return [Case((images, labels, digit), f"with digit = {digit}", {"digit": digit}) for digit in (7, 1, 5)]
+    logits = torch.randn(12, 10, generator=g) * 3
+    labels = torch.tensor([1, 2, 1, 9, 2, 4, 1, 9, 0, 4, 2, 9])  # no 7s, as in the transfer set
+    return [Case((logits, labels, digit, t), f"digit {digit} at T = {t:g}", {"digit": digit, "classes": sorted(set(labels.tolist()))})
+            for digit, t in [(7, 4.0), (7, 1.0), (3, 8.0)]]
 
 
-def _pair_of_tensors(got, want) -> bool:
-    return all(isinstance(x, torch.Tensor) for x in got) and all(map(torch.equal, got, want))
+def _as_float_dict(value) -> dict:
+    return {int(k): float(v) for k, v in value.items()}
 
 
-DROP_DIGIT = Exercise(
-    name="drop a digit", cases=_drop_digit_cases, same=_pair_of_tensors,
-    hint="expected labels {want[1]}, got {got[1]} (keep the order).",
-    passed="correct for digits 7, 1 and 5 (5 is absent: nothing removed).",
+def _same_mass(got, want) -> bool:
+    got, want = _as_float_dict(got), _as_float_dict(want)
+    return got.keys() == want.keys() and all(abs(got[k] - want[k]) <= 1e-6 + 1e-5 * abs(want[k]) for k in want)
+
+
+DIGIT_MASS = Exercise(
+    name="where the teacher hides a digit", cases=_mass_cases, same=_same_mass,
+    hint="expected {want}, got {got}.",
+    passed="the teacher's mean probability of the digit, class by class, at T = 4, 1 and 8.",
     form=(
-        Mistake("return a pair (images, labels).", not_a_pair),
-        Mistake("return tensors, not lists.", lambda got, want, case: not all(isinstance(v, torch.Tensor) for v in got)),
+        Mistake("return a dict {{class: mean probability}}, not {type}.", lambda got, want, case: not isinstance(got, dict)),
+        Mistake("one entry per class that occurs among the labels ({classes}), no more and no fewer.",
+                lambda got, want, case: set(map(int, got)) != set(map(int, want))),
     ),
     mistakes=(
-        Mistake("the labels still contain {digit}: keep only the examples of the other digits.",
-                lambda got, want, case: bool((got[1] == case.args[2]).any())),
-        Mistake("there are not as many images as labels: keep the images of the labels you keep.",
-                lambda got, want, case: len(got[0]) != len(got[1])),
-        Mistake("the labels are right but the images are not the ones that go with them: select both with "
-                "the same rule.", lambda got, want, case: torch.equal(got[1], want[1])),
+        Mistake("soften the teacher's outputs with the temperature before reading the digit's probability."),
+        Mistake("every class got the same number: average over the images of each class separately."),
+        Mistake("those are the probabilities of each image's own class: read the probability of digit {digit}."),
+        Mistake("that counts the images whose top answer is the digit: average its probability instead, which is "
+                "never exactly 0."),
     ),
 )
 
 
-def check_drop_digit(fn) -> None:
-    """Exercise (notebook 02): ``fn(images, labels, digit)`` returns the pair without that digit."""
-    DROP_DIGIT.check(fn)
+def check_digit_mass(fn) -> None:
+    """Exercise (notebook 02): ``fn(teacher_logits, labels, digit, T)`` returns, for each class among
+    ``labels``, the teacher's mean probability of ``digit`` at temperature T on that class's images."""
+    DIGIT_MASS.check(fn)
 
 
 def _shift_cases():
@@ -261,6 +273,71 @@ def check_logit_matching_loss(fn) -> None:
     LOGIT_MATCHING_LOSS.check(fn)
 
 
+# ---- notebook 04 · the gradient of the soft-target loss T² KL(p || q), q = softmax(z / T) ----------
+
+def _gradient_cases():
+    g = torch.Generator().manual_seed(7)
+    z, v = torch.randn(5, 10, generator=g) * 3, torch.randn(5, 10, generator=g) * 3
+    return [Case((z, v, t), f"at T = {t:g}") for t in (4.0, 20.0, 1.0)]
+
+
+SOFT_TARGET_GRADIENT = Exercise(
+    name="soft-target gradient", cases=_gradient_cases,
+    hint="your gradient differs from autograd's: go through the derivative of the KL divergence term by term, "
+         "and mind where T enters.",
+    passed="the same as autograd's at T = 4, 20 and 1.",
+    same=close(atol=1e-6, rtol=1e-4),
+    form=TENSOR_FORM,
+    mistakes=(
+        Mistake("the sign is reversed: descending this gradient would move the student away from the teacher."),
+        Mistake("each example's gradient is the batch size times too large: the loss is averaged over the batch."),
+        Mistake("that is the gradient of the unscaled KL divergence: the loss here is T² times it."),
+        Mistake("one factor of T too many: the chain rule through z / T brings a 1/T that the T² partly cancels."),
+        Mistake("soften both distributions with the temperature before comparing them."),
+    ),
+)
+
+
+def check_soft_target_gradient(fn) -> None:
+    """Exercise (notebook 04): ``fn(student_logits, teacher_logits, T)`` is the gradient of
+    T² KL(softmax(v/T) || softmax(z/T)), averaged over the batch, with respect to z, by its formula."""
+    SOFT_TARGET_GRADIENT.check(fn)
+
+
+# ---- notebook 04 · design: the temperature at which distillation trains like logit matching -----------
+
+MAX_GRADIENT_GAP = 0.002
+
+
+def _mimic_numbers(fn, chosen_on, test) -> dict:
+    """The temperature ``fn`` chooses from ``chosen_on`` (student and teacher logits), measured on
+    ``test``'s logits: how far the two gradients are apart there (``mimic_gradient_gap``)."""
+    temperature = fn(*chosen_on)
+    if isinstance(temperature, torch.Tensor) and temperature.numel() == 1:
+        temperature = temperature.item()
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise ValueError(f"return a temperature, a number above 0; got {temperature!r}")
+    return {"temperature": temperature, "gap": mimic_gradient_gap(*test, temperature)}
+
+
+MIMIC_TEMPERATURE = DesignTask(
+    name="distillation as logit matching (design)",
+    goal=f"the two gradients within {MAX_GRADIENT_GAP:.1%} of each other on the test images' logits",
+    measure=_mimic_numbers,
+    met=lambda n: n["gap"] <= MAX_GRADIENT_GAP,
+    report="T = {temperature:,g}: the gradients differ by {gap:.4%}",
+    hint="measure the gap at temperatures spread over several powers of ten, on the logits you were given.",
+)
+
+
+def check_mimic_temperature(fn, chosen_on, test) -> None:
+    """Design task (notebook 04): ``fn(student_logits, teacher_logits)`` returns a temperature, chosen
+    on ``chosen_on`` (the two networks' logits for some images); met when on ``test`` (their logits
+    for other images) the T²-scaled soft-target gradient is within 0.2% of the mimic loss's
+    (``mimic_gradient_gap``)."""
+    MIMIC_TEMPERATURE.check(fn, chosen_on, test)
+
+
 def _mlp_cases():
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(5)
@@ -299,5 +376,135 @@ def check_hidden_activations(fn) -> None:
     HIDDEN_ACTIVATIONS.check(fn)
 
 
-EXERCISES = (SOFTMAX_WITH_TEMPERATURE, DISTILLATION_LOSS, DROP_DIGIT, BEST_BIAS_SHIFT, ENSEMBLE_PROBABILITIES,
-             AVERAGE_STATE_DICTS, LOGIT_MATCHING_LOSS, HIDDEN_ACTIVATIONS)
+# ---- notebook 01 · design: a temperature and a weight for the small student ---------------------------
+
+MAX_STUDENT_ERRORS, STUDENT_SEEDS = 520, (0, 1, 2)
+
+
+def _recipe_numbers(fn, validation, transfer, test, hidden, epochs, lr) -> dict:
+    """The (T, alpha) ``fn`` chooses from ``validation`` (the sweep's validation errors by T),
+    measured: the MLP student of widths ``hidden`` distilled with them on ``transfer`` (images,
+    teacher logits, labels), 3 seeds as notebook 01 trains them, its test errors."""
+    choice = fn(validation)
+    if not (isinstance(choice, tuple) and len(choice) == 2):
+        raise TypeError(f"return a pair (temperature, alpha), got {choice!r}")
+    temperature, alpha = (c.item() if isinstance(c, torch.Tensor) else c for c in choice)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number from 0 to 1 (the weight of the soft targets), got alpha={alpha!r}")
+
+    def loss(student_logits, teacher_logits, labels):
+        return distillation_loss(student_logits, teacher_logits, labels, temperature, alpha)
+
+    loss(torch.zeros(1, 10), torch.zeros(1, 10), torch.zeros(1, dtype=torch.long))  # a bad temperature says so now
+    students = train_recipes(lambda: MLP(hidden=hidden), {"yours": loss}, list(STUDENT_SEEDS),
+                             make_loader(*transfer, seed=0), epochs=epochs, lr=lr, verbose=False)["yours"]
+    errors = [evaluate(m, *test).errors for m in students]
+    return {"temperature": temperature, "alpha": alpha, "errors": sum(errors) / len(errors), "each": errors}
+
+
+DISTILLATION_RECIPE = DesignTask(
+    name="a temperature and a weight (design)",
+    goal=f"at most {MAX_STUDENT_ERRORS} test errors on average over {len(STUDENT_SEEDS)} seeds",
+    measure=_recipe_numbers,
+    met=lambda n: n["errors"] <= MAX_STUDENT_ERRORS,
+    report="T = {temperature:g}, alpha = {alpha:g}: {errors:.0f} test errors on average (seeds: {each})",
+    hint="read the validation errors: which temperatures are best there? And how much weight should the labels get "
+         "beside the soft targets?",
+)
+
+
+def check_distillation_recipe(fn, validation, transfer, test, hidden, epochs, lr) -> None:
+    """Design task (notebook 01): ``fn(validation)`` returns ``(T, alpha)``, chosen from the sweep's
+    validation errors by temperature; the check distils the student (widths ``hidden``) with them on
+    ``transfer`` (images, teacher logits, labels), seeds 0-2, ``epochs`` epochs of Adam at ``lr``; met
+    when it makes at most 520 test errors on average."""
+    DISTILLATION_RECIPE.check(fn, validation, transfer, test, hidden, epochs, lr)
+
+
+# ---- notebook 02 · design: a bias shift where a false answer is costly -------------------------------
+
+MAX_FALSE_SHARE, MIN_FOUND = 0.5, 80.0  # % of the other digits' images taken for cls; % of cls's images right
+
+
+def _shift_numbers(fn, cls, chosen_on, test) -> dict:
+    """The shift ``fn`` chooses from ``chosen_on`` (logits, labels), measured on ``test``: the share of
+    ``cls``'s images answered right, and of the other images taken for ``cls``."""
+    shift = fn(*chosen_on, cls)
+    if isinstance(shift, torch.Tensor) and shift.numel() == 1:
+        shift = shift.item()
+    if isinstance(shift, bool) or not isinstance(shift, (int, float)):
+        raise TypeError(f"return the shift, a number; got {shift!r}")
+    outcome = bias_shift_outcome(*test, cls, shift)
+    return {"shift": shift, "cls": cls, "false": outcome["false_cls"],
+            "false_share": 100 * outcome["false_cls"] / (outcome["n"] - outcome["n_cls"]),
+            "found": 100 * (1 - outcome["errors_on_cls"] / outcome["n_cls"])}
+
+
+COSTLY_FALSE_ALARMS = DesignTask(
+    name="a shift where false answers are costly (design)",
+    goal=f"at most {MAX_FALSE_SHARE}% of the other digits' test images taken for the digit, at least {MIN_FOUND:.0f}% of "
+         "its test images right",
+    measure=_shift_numbers,
+    met=lambda n: n["false_share"] <= MAX_FALSE_SHARE and n["found"] >= MIN_FOUND,
+    report="shift {shift:+.2f}: {found:.1f}% of the test {cls}s right, {false} other images taken for a {cls} "
+           "({false_share:.2f}% of them)",
+    hint="measure both shares over a range of shifts on the images you were given.",
+    hints=(
+        (lambda n: n["false_share"] > MAX_FALSE_SHARE, "too many false answers: a smaller shift."),
+        (lambda n: n["found"] < MIN_FOUND, "too few of the digit's images found: a larger shift."),
+    ),
+)
+
+
+def check_costly_false_alarms(fn, cls, chosen_on, test) -> None:
+    """Design task (notebook 02): ``fn(logits, labels, cls)`` returns a shift of class ``cls``'s logit,
+    chosen on ``chosen_on`` (a validation split's logits and labels); met when on ``test`` at most
+    0.5% of the other digits' images are taken for ``cls`` and at least 80% of ``cls``'s are right."""
+    COSTLY_FALSE_ALARMS.check(fn, cls, chosen_on, test)
+
+
+# ---- notebook 03 · design: an ensemble that runs only when needed -----------------------------------
+
+MAX_PASSES, MAX_EXTRA_ERRORS = 2.5, 5  # forward passes per image on average; test errors above the whole ensemble
+
+
+def _cascade_numbers(fn, chosen_on, test) -> dict:
+    """The threshold ``fn`` chooses from ``chosen_on`` (member probabilities, labels), measured on
+    ``test``: the cascade's forward passes per image and its errors against the whole ensemble's."""
+    probs, labels = test
+    threshold = fn(*chosen_on)
+    if isinstance(threshold, torch.Tensor) and threshold.numel() == 1:
+        threshold = threshold.item()
+    predictions, passes = cascade(probs, threshold)
+    return {"threshold": threshold, "passes": passes.double().mean().item(), "members": len(probs),
+            "errors": int((predictions != labels).sum()), "ensemble": int((probs.mean(0).argmax(1) != labels).sum())}
+
+
+CASCADE_THRESHOLD = DesignTask(
+    name="an ensemble only when needed (design)",
+    goal=f"at most {MAX_PASSES} forward passes per image on average, at most {MAX_EXTRA_ERRORS} test errors more "
+         "than the whole ensemble",
+    measure=_cascade_numbers,
+    met=lambda n: n["passes"] <= MAX_PASSES and n["errors"] <= n["ensemble"] + MAX_EXTRA_ERRORS,
+    report="threshold {threshold:.3f}: {passes:.2f} forward passes per image (the whole ensemble {members}), "
+           "{errors} test errors (the whole ensemble {ensemble})",
+    hint="measure a few thresholds on the images you were given.",
+    hints=(
+        (lambda n: n["passes"] > MAX_PASSES, "too many images run every member: a lower threshold."),
+        (lambda n: n["errors"] > n["ensemble"] + MAX_EXTRA_ERRORS,
+         "too many images are left to the first member alone: a higher threshold."),
+    ),
+)
+
+
+def check_cascade_threshold(fn, chosen_on, test) -> None:
+    """Design task (notebook 03): ``fn(member_probs, labels)`` returns the threshold of ``cascade``,
+    chosen on ``chosen_on`` (each member's probabilities, (members, images, classes), and labels); met
+    when on ``test`` the cascade needs at most 2.5 forward passes per image on average and makes at
+    most 5 errors more than the whole ensemble."""
+    CASCADE_THRESHOLD.check(fn, chosen_on, test)
+
+
+EXERCISES = (SOFTMAX_WITH_TEMPERATURE, DISTILLATION_LOSS, DIGIT_MASS, BEST_BIAS_SHIFT, ENSEMBLE_PROBABILITIES,
+             AVERAGE_STATE_DICTS, SOFT_TARGET_GRADIENT, LOGIT_MATCHING_LOSS, HIDDEN_ACTIVATIONS)
+DESIGN_TASKS = (DISTILLATION_RECIPE, COSTLY_FALSE_ALARMS, CASCADE_THRESHOLD, MIMIC_TEMPERATURE)

@@ -1,5 +1,5 @@
-"""Exercises of the homework: counting a model's numbers as the grader does (``count_budget``), and a
-model within the budget."""
+"""Exercises of the homework: counting a model's numbers as the grader does (``count_budget``), a
+model within the budget, and a design task: a recipe that makes the short demonstration run count."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -7,9 +7,10 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..homework import BUDGET
+from ..homework import BUDGET, load_tiers, train_submission
 from ..measure import count_budget, count_parameters
-from .harness import Case, Exercise, Mistake, call_with_copies
+from ..training import evaluate
+from .harness import Case, DesignTask, Exercise, Mistake, call_with_copies
 
 # ---- counting (C20): every number in parameters and buffers, not bytes; batch norm's running statistics aside
 
@@ -136,4 +137,48 @@ def check_homework_model(build_fn, budget: int | None = None) -> None:
     (HOMEWORK_MODEL if budget is None else homework_model_exercise(budget)).check(build_fn)
 
 
+# ---- design: the short demonstration run, made to count ----------------------------------------------
+
+RECIPE_KEYS = ("lr", "schedule", "temperature", "alpha", "jitter", "teacher")
+
+
+def _demo_numbers(fn, build, teacher, epochs, train_size, test) -> dict:
+    """The recipe ``fn`` chooses, measured: ``build()`` trained with it by ``train_submission`` for
+    ``epochs`` epochs on the first ``train_size`` training images (seed 0; ``"teacher": True`` distils
+    from ``teacher``), then its accuracy on ``test``, against the simple tier."""
+    recipe = fn()
+    if not isinstance(recipe, dict) or not set(recipe) <= set(RECIPE_KEYS):
+        raise ValueError(f"return a dict with some of the keys {list(RECIPE_KEYS)} (the length of the run is the "
+                         f"demonstration's), got {recipe!r}")
+    settings = {k: v for k, v in recipe.items() if k != "teacher"}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build()
+        train_submission(model, teacher if recipe.get("teacher") else None, epochs=epochs, train_size=train_size,
+                         seed=0, verbose=False, **settings)
+    return {"recipe": recipe, "epochs": epochs, "images": train_size, "model": model,
+            "accuracy": 100 * evaluate(model, *test).accuracy, "simple": 100 * load_tiers()["tiers"]["simple"]}
+
+
+DEMO_RECIPE = DesignTask(
+    name="a short run that reaches a tier (design)",
+    goal="the simple tier's test accuracy, from the short demonstration run",
+    measure=_demo_numbers,
+    met=lambda n: n["accuracy"] >= n["simple"],
+    report="recipe {recipe}: {accuracy:.2f}% test accuracy after {epochs} epochs on {images:,} images (simple tier "
+           "{simple:.2f}%)",
+    hint="a short run needs large steps early and small steps late: look at the learning rate and its schedule, and "
+         "compare recipes on training images the run does not use.",
+)
+
+
+def check_demo_recipe(fn, build, teacher, epochs, train_size, test):
+    """Design task (homework): ``fn()`` returns a recipe, a dict of ``train_submission``'s settings (``lr``,
+    ``schedule``, ``temperature``, ``alpha``, ``jitter``, and ``"teacher": True`` to distil from
+    ``teacher``); the check trains ``build()`` with it for ``epochs`` epochs on ``train_size`` images
+    and returns the trained model; met when it reaches the simple tier's accuracy on ``test``."""
+    return DEMO_RECIPE.check(fn, build, teacher, epochs, train_size, test)["model"]
+
+
 EXERCISES = (PARAMETER_COUNT, HOMEWORK_MODEL)
+DESIGN_TASKS = (DEMO_RECIPE,)

@@ -3,11 +3,14 @@ decoding, binary weights and the straight-through estimator."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
+from ..binary import binary_mlp, clip_weights, weight_bytes
 from ..clustering import evaluate_clustered_layer
+from ..data import make_loader
 from ..huffman import fixed_length_bits
-from ..quantization import quantization_params
-from ..training import evaluate
+from ..quantization import quantization_params, quantize_model, quantized_model_bytes
+from ..training import evaluate, fit
 from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, close, not_a_pair, tensor_like,
                       with_gradient)
 
@@ -226,6 +229,97 @@ def check_straight_through(fn) -> None:
     STRAIGHT_THROUGH.check(fn)
 
 
+# ---- notebook 07 · design: a binary network for a chip with little memory ---------------------------------
+
+BINARY_BUDGET, MAX_BINARY_ERROR = 16_384, 10.0  # bytes of weights; test error in percent
+
+
+def _binary_numbers(fn, train, chosen_on, test, epochs) -> dict:
+    """The hidden widths ``fn`` chooses from ``chosen_on`` (validation images, labels), measured: a
+    deterministic BinaryConnect MLP of those widths trained on ``train`` as notebook 07 trains
+    (seed 0, ``epochs`` epochs of Adam at 3e-3, weights clipped), its packed weight bytes and test error."""
+    hidden = fn(*chosen_on)
+    if not (isinstance(hidden, (tuple, list)) and 1 <= len(hidden) <= 3
+            and all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 4096 for h in hidden)):
+        raise ValueError(f"return the hidden widths, one to three whole numbers from 1 to 4096, got {hidden!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = binary_mlp(hidden=tuple(hidden), mode="deterministic")
+        fit(model, make_loader(*train, seed=0), F.cross_entropy, epochs=epochs, lr=3e-3, after_step=clip_weights,
+            verbose=False)
+    return {"hidden": tuple(hidden), "bytes": weight_bytes(model), "budget": BINARY_BUDGET,
+            "error": 100 * (1 - evaluate(model, *test).accuracy)}
+
+
+BINARY_BUDGET_TASK = DesignTask(
+    name="a binary network for a small chip (design)",
+    goal=f"at most {BINARY_BUDGET:,} bytes of weights, test error at most {MAX_BINARY_ERROR:g}%",
+    measure=_binary_numbers,
+    met=lambda n: n["bytes"] <= BINARY_BUDGET and n["error"] <= MAX_BINARY_ERROR,
+    report="hidden {hidden}: {bytes:,} bytes of weights, test error {error:.2f}%",
+    hint="train a few widths on the training images and compare them on the validation images.",
+    hints=(
+        (lambda n: n["bytes"] > BINARY_BUDGET, "over the budget: narrower layers, first where a layer has the most "
+                                               "weights (its inputs times its outputs)."),
+        (lambda n: n["error"] > MAX_BINARY_ERROR, "within the budget but too many errors: spend the bytes that are "
+                                                  "left on width."),
+    ),
+)
+
+
+def check_binary_budget(fn, train, chosen_on, test, epochs) -> None:
+    """Design task (notebook 07): ``fn(images, labels)`` returns hidden widths, chosen on ``chosen_on``
+    (a validation split); the check trains a deterministic BinaryConnect MLP of those widths on
+    ``train`` (seed 0, ``epochs`` epochs); met when its packed weights take at most 16,384 bytes and
+    it makes at most 10% errors on ``test``."""
+    BINARY_BUDGET_TASK.check(fn, train, chosen_on, test, epochs)
+
+
+# ---- notebook 05 · design: bits per layer for a byte budget (mixed precision) ----------------------------
+
+BIT_BUDGET = 110_000  # bytes of the stored network (packed codes, scales and zero points, float32 biases)
+MAX_BIT_LOSS = 0.3  # points of test accuracy, against float32
+
+
+def _bit_numbers(fn, model, chosen_on, test) -> dict:
+    """The bits per layer (and per-channel or not) that ``fn`` chooses from ``chosen_on`` (images,
+    labels), measured on ``test``: the bytes of the network stored for real and the accuracy lost."""
+    choice = fn(model, *chosen_on)
+    if not (isinstance(choice, tuple) and len(choice) == 2 and isinstance(choice[1], bool)):
+        raise TypeError(f"return a pair (bits, per_channel): bits a number or a dict {{layer: bits}}, per_channel "
+                        f"True or False; got {choice!r}")
+    bits, per_channel = choice
+    full = 100 * evaluate(model, *test).accuracy
+    quantized = 100 * evaluate(quantize_model(model, bits, per_channel), *test).accuracy
+    return {"bits": bits, "scales": "per channel" if per_channel else "per tensor", "full": full,
+            "bytes": len(quantized_model_bytes(model, bits, per_channel)), "budget": BIT_BUDGET,
+            "lost": full - quantized}
+
+
+BIT_BUDGET_TASK = DesignTask(
+    name="bits per layer for a budget (design)",
+    goal=f"at most {BIT_BUDGET:,} bytes stored, test accuracy within {MAX_BIT_LOSS} points of float32",
+    measure=_bit_numbers,
+    met=lambda n: n["bytes"] <= BIT_BUDGET and n["lost"] <= MAX_BIT_LOSS,
+    report="bits {bits}, scales {scales}: {bytes:,} bytes, {lost:+.2f} points lost against float32's {full:.2f}%",
+    hint="measure a few choices on the images you were given.",
+    hints=(
+        (lambda n: n["bytes"] > BIT_BUDGET,
+         "over the byte budget: fewer bits where the weights are many (count each layer's weights)."),
+        (lambda n: n["lost"] > MAX_BIT_LOSS,
+         "within the budget but too inaccurate: a bit costs little in a small layer, and per-channel scales "
+         "follow each row's own range."),
+    ),
+)
+
+
+def check_bit_budget(fn, model, chosen_on, test) -> None:
+    """Design task (notebook 05): ``fn(model, images, labels)`` returns ``(bits, per_channel)``, bits a
+    number or ``{layer: bits}``, chosen on ``chosen_on``; met when the network stored that way
+    (``quantized_model_bytes``) takes at most 110,000 bytes and loses at most 0.3 points on ``test``."""
+    BIT_BUDGET_TASK.check(fn, model, chosen_on, test)
+
+
 # ---- notebook 06 · design: clusters for a 3-bit index that keep the network's accuracy -----------------
 
 MAX_CLUSTER_LOSS = 0.3  # points of test accuracy, against the float network
@@ -271,4 +365,4 @@ def check_cluster_count(fn, model, layer, chosen_on, test) -> None:
 
 
 EXERCISES = (QUANTIZE_UNIFORM, PACK_BITS, KMEANS_STEP, HUFFMAN_DECODE, BINARIZE, STRAIGHT_THROUGH)
-DESIGN_TASKS = (CLUSTER_COUNT,)
+DESIGN_TASKS = (BIT_BUDGET_TASK, CLUSTER_COUNT, BINARY_BUDGET_TASK)

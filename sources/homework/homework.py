@@ -52,9 +52,9 @@ from pathlib import Path
 
 import torch
 
-from lecture_utils import claim
+from lecture_utils import claim, load_mnist
 from lecture_utils.evidence import Spread, clearly_below, verdict
-from lecture_utils.exercises import check_homework_model, check_parameter_count
+from lecture_utils.exercises import check_demo_recipe, check_homework_model, check_parameter_count
 from lecture_utils.grade import grade
 from lecture_utils.homework import BUDGET, TIER_NAMES, count_budget, load_tiers, train_submission
 from lecture_utils.quantization import quantize_model, quantized_model_bytes, state_dict_bytes
@@ -67,7 +67,7 @@ print(f"budget: {BUDGET:,} numbers; the teacher carries {count_budget(teacher):,
 # %% [markdown]
 # ## The rule: count numbers, not bytes (C20)
 #
-# ### Exercise: count a model's numbers the way the grader does
+# ### Exercise 1 · Count a model's numbers the way the grader does
 #
 # Write `my_count_parameters(model)`: the numbers the budget counts in a `torch.nn.Module`, as a Python `int`: every
 # number in its parameters and in its buffers, except the running statistics of its batch-norm layers
@@ -151,7 +151,7 @@ claim("C27", clearly_below(accuracy["plain"], accuracy["separable"]),
 #
 # ## Your network
 #
-# ### Exercise: design a network within the budget
+# ### Exercise 2 · Design a network within the budget
 #
 # Write `build_model()` in the cell below; running the cell saves it as `my_model.py`, the file you hand in. The check
 # builds it, counts its numbers (`count_budget`) and runs it on two blank images.
@@ -183,16 +183,50 @@ check_homework_model(my_model.build_model)
 # labels); by default 4 epochs at T = 4 with 90% soft targets, no shifted images. The references' recipes are in the
 # tiers file: the strong one's is printed below, and `train_submission(model, **recipe)` trains as it did (about 5
 # minutes on a laptop); add `teacher` to distil, as the distilled reference did from `homework_teacher`, the wider
-# teacher (`load_teacher("homework_teacher")`). Here a
-# short demonstration run (`P.homework_demo_epochs` epochs on `P.homework_demo_size` images: in the lecture profile two
-# epochs on 20,000 images, about 15 s), far from the tiers.
+# teacher (`load_teacher("homework_teacher")`).
 
 # %%
 strong = references[tiers["tier_reference"]["strong"]]
 recipe = {k: v for k, v in strong["recipe"].items() if k != "teacher"}
 print(f"the strong tier's recipe ({tiers['tier_reference']['strong']}): {recipe}, teacher: {strong['recipe']['teacher']}")
-model = my_model.build_model()
-train_submission(model, teacher, epochs=P.homework_demo_epochs, train_size=P.homework_demo_size, seed=setup.seed)
+
+# %% [markdown]
+# ### Exercise 3 · Design: make the short run count
+#
+# Here the notebook trains your model only briefly: `P.homework_demo_epochs` epochs on the first `P.homework_demo_size`
+# training images (in the lecture profile two epochs on 20,000 images, about 15 s). With `train_submission`'s defaults
+# that run stays far below the tiers. Choose a recipe that reaches the **simple tier's accuracy** in that short run:
+# write `my_demo_recipe()`, returning a dict of `train_submission` settings (`lr`, `schedule`, `temperature`,
+# `alpha`, `jitter`, and `"teacher": True` to distil from the notebook's teacher). The check trains your `build_model()`
+# with it (seed 0), measures the test accuracy, and hands back the trained model for the next cells. To compare
+# recipes yourself, train with them and measure on the last 5,000 training images, which the short run never sees.
+
+# %%
+x_test, y_test = load_mnist(train=False)
+
+
+def my_demo_recipe():
+    ### BEGIN SOLUTION
+    return {"lr": 1e-2, "schedule": "one-cycle"}  # large steps early, small at the end: the strong reference's schedule
+    ### END SOLUTION
+
+
+model = check_demo_recipe(my_demo_recipe, my_model.build_model, teacher, P.homework_demo_epochs, P.homework_demo_size,
+                          (x_test, y_test))
+
+# %% [markdown]
+# **What did you see?** What did the recipe change, and why does it matter most in a short run?
+#
+# ### BEGIN SOLUTION
+# Only the steps: the same network, images and epochs reach the simple tier, which the plain reference reached with
+# four epochs on all 60,000 images (the tiers table). A short run has few steps, so their size decides most: the
+# one-cycle schedule climbs to a large learning rate early, when large steps pay, and anneals to small ones at the end,
+# where the defaults (a smaller rate) leave the network far from where it could be (return `{}` to see them). It is
+# one seed, a few tenths of a point above the tier: a second seed could land on either side, which is why the tiers
+# are means over three seeds, and a short run is a way to compare recipes cheaply, not a submission.
+# ### END SOLUTION
+
+# %%
 torch.save(model.state_dict(), "my_weights.pt")
 
 # !{sys.executable} -m lecture_utils.grade my_model.py my_weights.pt
