@@ -40,8 +40,7 @@ from lecture_utils import (MLP, SeedStack, Spread, balanced_subset, claim, clear
                            distillation_loss, evaluate, fit, load_mnist, make_loader, predict_logits, seed_everything,
                            stacked_loss, train_recipes, verdict)
 from lecture_utils.distillation import logit_matching_loss, mimic_gradient_gap, soft_target_loss
-from lecture_utils.exercises import (check_hidden_activations, check_logit_matching_loss, check_mimic_temperature,
-                                     check_soft_target_gradient)
+from lecture_utils.exercises import check_logit_matching_loss, check_mimic_temperature, check_soft_target_gradient
 from lecture_utils.fitnets import (HintStudent, explained_variance, guided_part, hidden_activations,
                                    hint_distillation_loss, least_squares_r2, middle_layer, teacher_hints)
 from lecture_utils.pretrained import load_teacher
@@ -347,25 +346,6 @@ print("FitNets (published, CIFAR-10): teacher about 9M parameters, 90.18%; FitNe
 # students, a far harder task and far deeper students than ours. Where our verdicts say "no difference", the lecture's
 # "more such constraints usually give better results" is not shown at this size; students of a dozen layers or more
 # on CIFAR-10 (hours on a GPU) would be the regime to test it.
-#
-# ### Exercise 4 · Read the hidden layers
-#
-# The hints need each hidden layer's output. Write `my_hidden_activations(mlp, images)`: run the layers of the
-# `nn.Sequential` one by one and return `(logits, hidden)`, where `hidden` lists the output of every `nn.ReLU`.
-
-# %%
-def my_hidden_activations(mlp, images):
-    ### BEGIN SOLUTION
-    hidden, out = [], images
-    for layer in mlp:
-        out = layer(out)
-        if isinstance(layer, torch.nn.ReLU):
-            hidden.append(out)
-    return out, hidden
-    ### END SOLUTION
-
-
-check_hidden_activations(my_hidden_activations)
 
 # %% [markdown]
 # ## C11 · A teacher assistant

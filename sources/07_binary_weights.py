@@ -187,7 +187,7 @@ def my_binary_widths(images, labels):
     ### BEGIN SOLUTION
     tried = {}
     for hidden in [(64, 64), (128, 128), (144, 64)]:
-        torch.manual_seed(0)
+        torch.manual_seed(setup.seed)  # as the check trains: seed 0
         candidate = binary_mlp(hidden=hidden, mode="deterministic")
         fit(candidate, make_loader(x_small, y_small, seed=setup.seed), F.cross_entropy, epochs=P.binary_epochs,
             lr=3e-3, after_step=clip_weights, verbose=False)

@@ -31,7 +31,7 @@ from lecture_utils import (Spread, balanced_subset, claim, clearly_below, count_
                            fit, verdict)
 from lecture_utils.config import wall_times_shown
 from lecture_utils.architecture import conv_net, conv_parameter_counts, multiply_accumulates, widest_separable_within
-from lecture_utils.exercises import check_conv_parameter_formula, check_separable_block, check_separable_widths
+from lecture_utils.exercises import check_conv_costs, check_separable_block, check_separable_widths
 from lecture_utils.widgets import ConvCountSliders
 
 # %% [markdown]
@@ -135,18 +135,24 @@ ConvCountSliders(in_channels=2, out_channels=4, kernel_size=3)
 
 
 # %% [markdown]
-# ### Exercise 1 · The two formulas
+# ### Exercise 1 · Parameters, and the work they do
 #
-# Write `my_conv_parameters(I, O, k)` returning `(normal, separable)`, without biases.
+# The slider counts multiply-accumulates with PyTorch; now predict them. Write `my_conv_costs(I, O, k, size)` returning
+# `(normal, separable, normal_macs, separable_macs)`: the parameters of a normal $k \times k$ convolution from $I$ to $O$
+# channels and of its depthwise separable version (no biases), and the multiply-accumulates each needs for one
+# $\text{size} \times \text{size}$ output (padding keeps the output as large as the input, stride 1). The check
+# compares with counts on real modules.
 
 # %%
-def my_conv_parameters(I, O, k):
+def my_conv_costs(I, O, k, size):
     ### BEGIN SOLUTION
-    return k * k * I * O, k * k * I + I * O
+    normal, separable = k * k * I * O, k * k * I + I * O
+    positions = size * size  # every weight works once at every output position
+    return normal, separable, normal * positions, separable * positions
     ### END SOLUTION
 
 
-check_conv_parameter_formula(my_conv_parameters)
+check_conv_costs(my_conv_costs)
 
 
 # %% [markdown]

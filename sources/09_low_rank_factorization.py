@@ -29,7 +29,7 @@ from lecture_utils import (SeedStack, Spread, claim, count_parameters, evaluate,
                            stacked_loss, verdict)
 from lecture_utils.architecture import (DepthwiseSeparableConv2d, low_rank_factorize, low_rank_model,
                                         low_rank_parameter_counts)
-from lecture_utils.exercises import check_low_rank_parameters, check_rank_budget, check_truncated_svd
+from lecture_utils.exercises import check_rank_budget, check_separable_approximation, check_truncated_svd
 from lecture_utils.pretrained import load_teacher
 from lecture_utils.widgets import RankSlider
 
@@ -51,20 +51,6 @@ for K in (20, 50):
           and count_parameters(full) == 1_000_000,
           f"N = M = 1000, K = {K}: K(N + M) = {count_parameters(split):,} parameters instead of N M = 1,000,000")
 
-
-# %% [markdown]
-# ### Exercise 1 · Count them
-#
-# Write `my_low_rank_parameters(N, M, K)` returning `(N*M, K*(N+M))`, the counts without biases.
-
-# %%
-def my_low_rank_parameters(N, M, K):
-    ### BEGIN SOLUTION
-    return N * M, K * (N + M)
-    ### END SOLUTION
-
-
-check_low_rank_parameters(my_low_rank_parameters)
 
 # %% [markdown]
 # ## Factorizing a trained layer
@@ -113,7 +99,7 @@ for K in (5, 20, 50):
 
 
 # %% [markdown]
-# ### Exercise 2 · Truncated SVD
+# ### Exercise 1 · Truncated SVD
 #
 # Write `my_truncated_svd(W, K)` returning `(A, B)`: A is $K \times N$ (the first new layer's weight), B is
 # $M \times K$ (the second's), and $BA$ the best rank-$K$ approximation of $W$ ($M \times N$). Use
@@ -128,6 +114,48 @@ def my_truncated_svd(W, K):
 
 
 check_truncated_svd(my_truncated_svd)
+
+# %% [markdown]
+# ### Exercise 2 · A depthwise separable convolution is a low-rank factorization too
+#
+# Notebook 08 (C26) showed that depthwise filters $D_i$ ($k \times k$, one per input channel) followed by pointwise
+# weights $P$ ($O \times I$) compute a normal convolution whose filters are $W'_{o,i} = P_{o,i} D_i$. So for each input
+# channel $i$, the $O \times k^2$ matrix of filters $W'_{:,i}$ has rank one. Given the filters $W$ ($O \times I \times k
+# \times k$) of a trained normal convolution, write `my_separable_approximation(W)`: return `(D, P)`, `D` of shape
+# $I \times k \times k$ and `P` of shape $O \times I$, whose $P_{o,i} D_i$ is as close to $W$ as any depthwise
+# separable convolution's filters can be (in the sum of squared differences). The cell then tries it on the second
+# convolution of notebook 01's teacher.
+
+# %%
+def my_separable_approximation(W):
+    ### BEGIN SOLUTION
+    O, I = W.shape[:2]
+    D, P = torch.empty(I, *W.shape[2:], dtype=W.dtype), torch.empty(O, I, dtype=W.dtype)
+    for i in range(I):  # each input channel alone: its O x k² filters, best at rank one
+        U, S, Vh = torch.linalg.svd(W[:, i].reshape(O, -1), full_matrices=False)
+        P[:, i], D[i] = U[:, 0] * S[0], Vh[0].reshape(W.shape[2:])
+    return D, P
+    ### END SOLUTION
+
+
+check_separable_approximation(my_separable_approximation)
+cnn_teacher, _ = load_teacher()
+conv = cnn_teacher[3]  # the second convolution: 16 -> 32 channels, 5 x 5
+depthwise, pointwise = my_separable_approximation(conv.weight.detach())
+separable = pointwise[:, :, None, None] * depthwise[None]
+kept = 1 - ((conv.weight.detach() - separable).pow(2).sum() / conv.weight.detach().pow(2).sum()).item()
+replaced = copy.deepcopy(cnn_teacher)
+with torch.no_grad():
+    replaced[3].weight.copy_(separable)
+print(f"the teacher's second convolution, {tuple(conv.weight.shape)}: its best separable approximation keeps "
+      f"{100 * kept:.1f}% of the filters' squared norm")
+print(f"test accuracy: {100 * evaluate(cnn_teacher, x_test, y_test).accuracy:.2f}% as trained, "
+      f"{100 * evaluate(replaced, x_test, y_test).accuracy:.2f}% with that convolution made separable (no retraining)")
+
+# %% [markdown]
+# How much of a trained normal convolution survives being made separable is the pair of lines above: a network
+# trained with normal convolutions has no reason to keep each input channel's filters rank one, which is why notebook
+# 08 (C27) trains its separable networks as such from the start instead of converting a trained one.
 
 # %% [markdown]
 # ### Exercise 3 · Design: ranks for a budget

@@ -31,7 +31,7 @@ from lecture_utils.dynamic import (EarlyExitNet, SlimmableMLP, attach_exits, ded
                                    dedicated_width_network, early_exit_predict, exit_table, sum_of_exit_losses,
                                    threshold_outcome, width_outcome)
 from lecture_utils.evidence import Spread, clearly_below, no_difference, verdict
-from lecture_utils.exercises import check_exit_threshold, check_first_confident_exit, check_sum_of_exit_losses
+from lecture_utils.exercises import check_exit_gradients, check_exit_threshold, check_first_confident_exit
 from lecture_utils.seeds import train_recipes
 from lecture_utils.widgets import ExitBudget, ThresholdSlider, WidthSlider
 
@@ -88,18 +88,38 @@ ExitBudget(exit_accuracy, macs)
 
 
 # %% [markdown]
-# ### Exercise 1 · The loss of a network with exits
+# ### Exercise 1 · What training the exits together does to the first block
 #
-# Write `my_sum_of_exit_losses(outputs, labels)`: `outputs` is the list of every exit's logits.
+# The network was trained on the sum of every exit's cross-entropy, so every block below an exit serves that exit as
+# well as the later ones. How hard does each exit pull on the first block? Write `my_exit_gradients(net, images,
+# labels)`: for each exit, the norm of the gradient that **its loss alone** sends to all the parameters of the first
+# block (`net.blocks[0]`), as a list of numbers. Leave the network's mode as it is.
 
 # %%
-def my_sum_of_exit_losses(outputs, labels):
+def my_exit_gradients(net, images, labels):
     ### BEGIN SOLUTION
-    return sum(F.cross_entropy(logits, labels) for logits in outputs)
+    first_block = list(net.blocks[0].parameters())
+    norms = []
+    for logits in net(images):
+        gradients = torch.autograd.grad(F.cross_entropy(logits, labels), first_block, retain_graph=True)
+        norms.append(torch.cat([g.reshape(-1) for g in gradients]).norm().item())
+    return norms
     ### END SOLUTION
 
 
-check_sum_of_exit_losses(my_sum_of_exit_losses)
+check_exit_gradients(my_exit_gradients)
+net.eval()
+pulls = my_exit_gradients(net, x_small[:1000], y_small[:1000])
+print("on 1,000 training images, the gradient each exit's loss alone sends to the first block: "
+      + ", ".join(f"exit {k + 1}: {g:.3f}" for k, g in enumerate(pulls)))
+strongest = max(range(len(pulls)), key=pulls.__getitem__)
+print(f"the strongest pull comes from exit {strongest + 1}, {pulls[strongest] / pulls[-1]:.1f} times the last exit's")
+
+# %% [markdown]
+# Trained together, the first block is shaped by every exit's loss, not only by the last exit's: the lines above say
+# which exit pulls hardest. Attaching the exits afterwards, to blocks trained for the last exit alone (below), gives
+# up that pull. It is also a tension: features that let an early exit decide now need not be the ones the later blocks
+# want, which is where MSDNet (published; the lecture's pointer for doing better than this summed training) starts.
 
 # %% [markdown]
 # ## C28 · One dynamic network against one network per budget

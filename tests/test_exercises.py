@@ -26,7 +26,6 @@ from lecture_utils import binarize, distillation_loss
 from lecture_utils.distillation import best_bias_shift
 from lecture_utils.exercises import EXERCISES, ExerciseError, check_homework_model
 from lecture_utils.exercises.harness import EXPECTED_FILE, NOT_IMPLEMENTED, load_expected
-from lecture_utils.fitnets import hidden_activations
 from lecture_utils.huffman import canonical_code
 from lecture_utils.measure import count_budget
 from lecture_utils.quantization import pack_bits
@@ -39,9 +38,9 @@ BY_NAME = {e.name: e for e in EXERCISES}
 SIGNATURES = {name: ["fn"] for name in [
     "check_softmax_with_temperature", "check_distillation_loss", "check_digit_mass", "check_best_bias_shift",
     "check_ensemble_probabilities", "check_average_state_dicts", "check_soft_target_gradient", "check_logit_matching_loss",
-    "check_hidden_activations", "check_quantize_uniform", "check_pack_bits", "check_kmeans_step",
-    "check_huffman_decode", "check_binarize", "check_straight_through", "check_conv_parameter_formula",
-    "check_separable_block", "check_low_rank_parameters", "check_truncated_svd", "check_sum_of_exit_losses",
+    "check_quantize_uniform", "check_pack_bits", "check_kmeans_step",
+    "check_huffman_decode", "check_binarize", "check_straight_through", "check_conv_costs",
+    "check_separable_block", "check_separable_approximation", "check_truncated_svd", "check_exit_gradients",
     "check_first_confident_exit", "check_gaps_with_escape", "check_canonical_code", "check_parameter_count",
 ]}
 SIGNATURES["check_homework_model"] = ["build_fn", "budget"]
@@ -258,6 +257,32 @@ def _first_passing(c, t):
     return passes.long().argmax(0)
 
 
+def _exit_gradients_by_backward(net, images, labels):
+    norms = []
+    for logits in net(images):
+        net.zero_grad()
+        F.cross_entropy(logits, labels).backward(retain_graph=True)
+        norms.append(torch.sqrt(sum((p.grad ** 2).sum() for p in net.blocks[0].parameters())))
+    return torch.stack(norms)  # a tensor is a list of numbers too
+
+
+def _separable_with_the_scale_on_the_depthwise_side(w):
+    depthwise, pointwise = [], []
+    for i in range(w.shape[1]):
+        u, s, vh = torch.linalg.svd(w[:, i].reshape(len(w), -1), full_matrices=False)
+        depthwise.append(-s[0] * vh[0].reshape(w.shape[2:]))  # the sign is free too
+        pointwise.append(-u[:, 0])
+    return torch.stack(depthwise), torch.stack(pointwise, dim=1)
+
+
+def _costs_counted_by_pytorch(i, o, k, n):
+    """What the library measures on real modules (an n x n input, padding k // 2): the counts are the formulas."""
+    from lecture_utils.architecture import conv_costs
+
+    costs = conv_costs(i, o, k, size=n)
+    return [costs["normal"], costs["separable"], costs["macs_normal"], costs["macs_separable"]]
+
+
 ALSO_RIGHT = [  # other ways of being right, as students write them
     ("distillation loss", _soft_cross_entropy),  # soft cross-entropy: KL plus a constant, the same gradient
     ("distillation loss", lambda s, te, y, t, a: distillation_loss(s.double(), te.double(), y, t, a)),
@@ -270,12 +295,13 @@ ALSO_RIGHT = [  # other ways of being right, as students write them
     ("Huffman decoding", _decode_by_prefixes),
     ("binarize", lambda w, s: torch.where(torch.rand_like(w) < ((w + 1) / 2).clamp(0, 1), 1.0, -1.0) if s
      else torch.where(w >= 0, 1.0, -1.0)),
-    ("convolution parameters", lambda i, o, k: [k * k * i * o, k * k * i + i * o]),
+    ("convolution costs", _costs_counted_by_pytorch),
     ("depthwise separable block", lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, groups=i, bias=False),
                                                                 nn.Conv2d(i, o, 1, bias=False))),
-    ("low-rank parameters", lambda n, m, k: (n * m, k * (n + m))),
+    ("the best separable approximation", _separable_with_the_scale_on_the_depthwise_side),
     ("truncated SVD", _svd_with_other_signs),
     ("first confident exit", _first_passing),
+    ("each exit's pull on the first block", _exit_gradients_by_backward),
     ("counting parameters", lambda m: torch.tensor(count_budget(m))),  # a 0-dim tensor is a number too
     ("the homework model", lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.Linear(6, 10))),
 ]
@@ -303,15 +329,14 @@ UNRECOGNISED = [  # wrong in a way no catalogued mistake describes: the generic 
     ("ensemble by averaging", lambda zs: torch.softmax(zs[0], 1)),
     ("average parameters", lambda sds: sds[0]),
     ("logit matching", lambda z, v: ((z - v) ** 2).mean()),
-    ("hidden activations", lambda m, x: (m(x), [2 * h for h in hidden_activations(m, x)[1]])),
     ("uniform quantization", _zero_point_not_rounded),
     ("pack bits", lambda c, b: pack_bits(c, b)[::-1]),
     ("Huffman decoding", lambda bits, code: list(bits)),
     ("binarize", lambda w, s: torch.where(w > 0, 1.0, -1.0)),
-    ("convolution parameters", lambda i, o, k: (k * k * i * o, k * k * i)),
-    ("low-rank parameters", lambda n, m, k: (n * m, k * (n + m) + 1)),
+    ("convolution costs", lambda i, o, k, n: (k * k * i * o, k * k * i + i * o, 0, 0)),
+    ("the best separable approximation", lambda w: (w[0], torch.ones(w.shape[:2], dtype=w.dtype))),
     ("truncated SVD", lambda w, k: (w[:k], torch.eye(w.shape[0], k, dtype=w.dtype))),
-    ("sum of exit losses", lambda outputs, y: 2 * sum(F.cross_entropy(z, y) for z in outputs)),
+    ("each exit's pull on the first block", lambda net, x, y: [1.0] * net.num_exits),
     ("first confident exit", lambda c, t: [len(c) - 1] * c.shape[1]),
     ("relative positions (gaps)", lambda p, m: list(p)),
     ("canonical Huffman code", lambda lengths: {s: c.translate(str.maketrans("01", "10"))
@@ -332,7 +357,6 @@ ALSO_SPOTTED = [  # other wrong answers that make a catalogued mistake: (exercis
     ("relative positions (gaps)", lambda p, m: [b - a for a, b in zip([-1, *p[:-1]], p)], "p - q - 1"),
     ("binarize", lambda w, s: torch.where(torch.rand_like(w) < 0.5, 1.0, -1.0) if s else binarize(w), "share of +1"),
     ("straight-through estimator", lambda w: w + 0 * w.detach(), "the value must be"),
-    ("hidden activations", lambda m, x: (m(x), [m[1](m[0](x)), m[3](m[2](m[1](m[0](x))))]), "one output per ReLU"),
 ]
 
 
@@ -369,6 +393,34 @@ def test_no_hint_contains_the_answer():
             leaked = [line for line in lines if line in text]
             assert not leaked, f"{exercise.name}: a hint quotes a solution: {leaked}"
         assert exercise.hint and all(m.hint for m in exercise.catalogue)
+
+
+def test_every_notebook_has_three_exercises_one_of_them_a_design_task_with_its_question():
+    """Each notebook (the eleven and the homework) calls at least three checks, at least one a design task, and
+    after each design task asks "what did you see?", with the teachers' answer in a solution region."""
+    sources = sorted(SOURCES.glob("[01]*.py")) + [SOURCES / "homework" / "homework.py"]
+    assert len(sources) == 12
+    for path in sources:
+        text = path.read_text()
+        called = re.findall(r"^(?:\w+ = )?(check_\w+)\(", text, re.M)
+        design = [name for name in called if name in DESIGN_SIGNATURES]
+        assert len(called) >= 3 and design, f"{path.name}: checks {called}"
+        for name in design:
+            after = text[text.index(f"{name}("):]
+            question = after[:after.index("### END SOLUTION") + 1] if "### END SOLUTION" in after else ""
+            assert "**What did you see?**" in question and "# ### BEGIN SOLUTION" in question, path.name
+
+
+def test_no_notebook_text_gives_a_solution_away():
+    """The markdown around an exercise (its statement, its hint) quotes no line of any solution that computes
+    something (a bare list of names, such as what a function returns, may be named in its statement)."""
+    lines = [line for line in _solution_lines() if any(c in line for c in "()[]=+-*/<>")]
+    for path in sorted(SOURCES.rglob("*.py")):
+        text = re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "", path.read_text(), flags=re.S)
+        cells = [cell for cell in text.split("# %%") if cell.startswith(" [markdown]")]
+        for cell in cells:
+            leaked = [line for line in lines if line in cell]
+            assert not leaked, f"{path.name}: the text quotes a solution: {leaked}"
 
 
 # ---- design tasks: measured, not compared ---------------------------------------------------------

@@ -22,17 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils.architecture import DepthwiseSeparableConv2d, conv_parameter_counts, low_rank_parameter_counts
+from lecture_utils.architecture import DepthwiseSeparableConv2d
 from lecture_utils.binary import binarize
 from lecture_utils.deep_compression import gaps_with_escape
 from lecture_utils.distillation import best_bias_shift, distillation_loss, logit_matching_loss, softmax_with_temperature
-from lecture_utils.dynamic import sum_of_exit_losses
 from lecture_utils.ensembles import average_state_dicts
 from lecture_utils.exercises import EXERCISES
 from lecture_utils.exercises.combining import differences
 from lecture_utils.exercises.harness import EXPECTED_FILE, Exercise, load_expected
 from lecture_utils.files import atomic_write_bytes
-from lecture_utils.fitnets import hidden_activations
 from lecture_utils.huffman import canonical_code, huffman_decode
 from lecture_utils.measure import BATCH_NORM_STATISTICS, count_budget, count_parameters
 from lecture_utils.quantization import pack_bits, quantize_uniform
@@ -52,15 +50,6 @@ class Answers:
 def _naive_softmax(logits, t):
     e = torch.exp(logits / t)
     return e / e.sum(-1, keepdim=True)
-
-
-def _before_relu(mlp, images):
-    linear = [m for m in mlp if isinstance(m, nn.Linear)]
-    out, hidden = mlp[0](images), []
-    for layer in linear:
-        hidden.append(layer(out))
-        out = torch.relu(hidden[-1])
-    return hidden.pop(), hidden
 
 
 def _soft_target_gradient(z, v, t):
@@ -131,13 +120,6 @@ DISTILLATION = {
         lambda z, v: 2 * logit_matching_loss(z, v),
         lambda z, v: logit_matching_loss(z, v) / 10,
     )),
-    "hidden activations": Answers(hidden_activations, (
-        lambda m, x: m(x),
-        lambda m, x: (m(x), []),
-        lambda m, x: (m(x), [h.tolist() for h in hidden_activations(m, x)[1]]),
-        _before_relu,
-        lambda m, x: (torch.zeros(3, 10), hidden_activations(m, x)[1]),
-    )),
 }
 
 
@@ -205,6 +187,54 @@ def truncated_svd(w: torch.Tensor, k: int):
     return s[:k, None] * vh[:k], u[:, :k]
 
 
+def _gradient_norm(net, loss, block) -> float:
+    """The norm of the gradient of ``loss`` with respect to every parameter of ``block``."""
+    gradients = torch.autograd.grad(loss, list(block.parameters()), allow_unused=True, retain_graph=True)
+    return torch.cat([torch.zeros(0) if g is None else g.reshape(-1) for g in gradients]).norm().item()
+
+
+def exit_gradients(net, images, labels) -> list[float]:
+    """For each exit, the norm of the gradient its cross-entropy alone sends to the first block's parameters."""
+    return [_gradient_norm(net, F.cross_entropy(z, labels), net.blocks[0]) for z in net(images)]
+
+
+def _separable_fit(w, scale: bool = True):
+    """For each input channel i, the rank-one truncated SVD of its O x k² filters: P[:, i] s, D[i] (the singular
+    value on P's side; without ``scale``, left out)."""
+    o, i = w.shape[:2]
+    depthwise, pointwise = torch.empty(i, *w.shape[2:], dtype=w.dtype), torch.empty(o, i, dtype=w.dtype)
+    for c in range(i):
+        u, s, vh = torch.linalg.svd(w[:, c].reshape(o, -1), full_matrices=False)
+        pointwise[:, c], depthwise[c] = u[:, 0] * (s[0] if scale else 1), vh[0].reshape(w.shape[2:])
+    return depthwise, pointwise
+
+
+def separable_approximation(w):
+    """The best depthwise separable approximation of a normal convolution's filters ``w`` (O, I, k, k)."""
+    return _separable_fit(w)
+
+
+def _one_fit_for_the_layer(w):
+    """One rank-one fit of the whole O x (I k²) matrix: every input channel gets the same pointwise weights."""
+    o, i = w.shape[:2]
+    u, s, vh = torch.linalg.svd(w.reshape(o, -1), full_matrices=False)
+    return vh[0].reshape(w.shape[1:]), (u[:, 0] * s[0])[:, None].expand(o, i).clone()
+
+
+def _averaged_filters(w):
+    """Each input channel's filter averaged over the output channels, the pointwise weights fitted to it."""
+    depthwise = w.mean(0)
+    pointwise = (w * depthwise[None]).sum((2, 3)) / depthwise.pow(2).sum((1, 2))[None]
+    return depthwise, pointwise
+
+
+def conv_costs(i, o, k, n):
+    """Parameters and multiply-accumulates on an n x n output: normal k²IO, separable k²I + IO, each weight
+    used once per output position."""
+    normal, separable = k * k * i * o, k * k * i + i * o
+    return normal, separable, normal * n * n, separable * n * n
+
+
 def first_confident_exit(confidences: torch.Tensor, threshold: float) -> list:
     """For each image (column), the first exit (row) with confidence >= threshold; the last exit if none."""
     last = len(confidences) - 1
@@ -212,12 +242,13 @@ def first_confident_exit(confidences: torch.Tensor, threshold: float) -> list:
 
 
 LATER = {
-    "convolution parameters": Answers(
-        lambda i, o, k: (conv_parameter_counts(i, o, k).normal, conv_parameter_counts(i, o, k).separable), (
-            lambda i, o, k: k * k * i * o,
-            lambda i, o, k: (k * k * o, k * k * i + i * o),
-            lambda i, o, k: (k * k * i * o, k * k * o + i * o),
-        )),
+    "convolution costs": Answers(conv_costs, (
+        lambda i, o, k, n: conv_costs(i, o, k, n)[:2],
+        lambda i, o, k, n: (*conv_costs(i, o, k, n)[:2], *conv_costs(i, o, k, n)[:2]),
+        lambda i, o, k, n: (k * k * i * o, k * k * o + i * o, k * k * i * o * n * n, (k * k * o + i * o) * n * n),
+        lambda i, o, k, n: (*conv_costs(i, o, k, n)[:3], (k * k * i + k * k * i * o) * n * n),
+        lambda i, o, k, n: (k * k * o, k * k * i + i * o, k * k * o * n * n, (k * k * i + i * o) * n * n),
+    )),
     "depthwise separable block": Answers(DepthwiseSeparableConv2d, (
         lambda i, o, k: [nn.Conv2d(i, i, k, groups=i), nn.Conv2d(i, o, 1)],
         lambda i, o, k: nn.Conv2d(i, o, k, bias=False),
@@ -225,20 +256,24 @@ LATER = {
         lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, groups=i, bias=False), nn.Conv2d(i, o, 3, bias=False)),
         lambda i, o, k: DepthwiseSeparableConv2d(i, o, k, bias=True),
     )),
-    "low-rank parameters": Answers(low_rank_parameter_counts, (
-        lambda n, m, k: k * (n + m),
-        lambda n, m, k: (n * m, k * n * m),
-        lambda n, m, k: (n * m + m, k * (n + m) + k + m),
-    )),
     "truncated SVD": Answers(truncated_svd, (
         lambda w, k: truncated_svd(w, k)[0],
         lambda w, k: truncated_svd(w, k)[::-1],
         lambda w, k: (torch.linalg.svd(w)[2][:k], torch.linalg.svd(w)[0][:, :k]),
     )),
-    "sum of exit losses": Answers(sum_of_exit_losses, (
-        lambda outputs, y: torch.stack([F.cross_entropy(z, y) for z in outputs]),
-        lambda outputs, y: sum_of_exit_losses(outputs, y) / len(outputs),
-        lambda outputs, y: F.cross_entropy(outputs[-1], y),
+    "the best separable approximation": Answers(separable_approximation, (
+        lambda w: separable_approximation(w)[0],
+        lambda w: (separable_approximation(w)[0][0], separable_approximation(w)[1]),
+        lambda w: _separable_fit(w, scale=False),
+        _one_fit_for_the_layer,
+        _averaged_filters,
+    )),
+    "each exit's pull on the first block": Answers(exit_gradients, (
+        lambda net, x, y: exit_gradients(net, x, y)[:-1],
+        lambda net, x, y: torch.cumsum(torch.tensor(exit_gradients(net, x, y)), 0).tolist(),
+        lambda net, x, y: [_gradient_norm(net, sum(F.cross_entropy(z, y) for z in net(x)), net.blocks[0])] * net.num_exits,
+        lambda net, x, y: [_gradient_norm(net, F.cross_entropy(z, y), net.blocks[-1]) for z in net(x)],
+        lambda net, x, y: [g**2 for g in exit_gradients(net, x, y)],
     )),
     "first confident exit": Answers(first_confident_exit, (
         lambda c, t: c.argmax(0),

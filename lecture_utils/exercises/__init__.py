@@ -7,28 +7,29 @@ mistakes and hints) and graded by the one harness in ``harness.py``; the right r
 of the known mistakes, are stored in ``expected.pt`` (the answers that give them stay with the
 teachers, in ``tools/answers.py``). The modules follow the lecture:
 
-* ``distillation``: notebooks 01-04 (softmax with temperature ... hidden activations);
+* ``distillation``: notebooks 01-04 (softmax with temperature ... the soft-target gradient);
 * ``quantization``: notebooks 05-07 (quantization, clustering, Huffman, binary weights);
 * ``architecture``: notebooks 08-09 (separable convolutions, low-rank factorization);
 * ``dynamic``: notebook 10 (early exits);
 * ``combining``: notebook 11 (gaps, canonical codes);
-* ``homework``: the homework (counting parameters, the model).
+* ``homework``: the homework (counting parameters, the model, a recipe).
+
+Each module also holds its notebooks' design tasks (``DesignTask``: a decision with a measurable
+goal, checked by measuring what the student's function chose), gathered in ``DESIGN_TASKS``.
 """
 from . import architecture, combining, distillation, dynamic, homework, quantization
-from .architecture import (check_conv_parameter_formula, check_low_rank_parameters, check_rank_budget,
-                           check_separable_block, check_separable_widths, check_truncated_svd)
+from .architecture import (check_conv_costs, check_rank_budget, check_separable_approximation, check_separable_block,
+                           check_separable_widths, check_truncated_svd)
 from .combining import check_canonical_code, check_file_budget, check_gaps_with_escape
 from .distillation import (check_average_state_dicts, check_best_bias_shift, check_cascade_threshold,
-                           check_costly_false_alarms, check_digit_mass, check_distillation_loss,
-                           check_distillation_recipe,
-                           check_ensemble_probabilities, check_hidden_activations, check_logit_matching_loss,
-                           check_mimic_temperature, check_soft_target_gradient,
-                           check_softmax_with_temperature)
-from .dynamic import check_exit_threshold, check_first_confident_exit, check_sum_of_exit_losses
+                           check_costly_false_alarms, check_digit_mass, check_distillation_loss, check_distillation_recipe,
+                           check_ensemble_probabilities, check_logit_matching_loss, check_mimic_temperature,
+                           check_soft_target_gradient, check_softmax_with_temperature)
+from .dynamic import check_exit_gradients, check_exit_threshold, check_first_confident_exit
 from .harness import Case, DesignTask, Exercise, ExerciseError, Mistake
 from .homework import check_demo_recipe, check_homework_model, check_parameter_count
-from .quantization import (check_binarize, check_binary_budget, check_bit_budget, check_cluster_count, check_huffman_decode, check_kmeans_step, check_pack_bits,
-                           check_quantize_uniform, check_straight_through)
+from .quantization import (check_binarize, check_binary_budget, check_bit_budget, check_cluster_count, check_huffman_decode,
+                           check_kmeans_step, check_pack_bits, check_quantize_uniform, check_straight_through)
 
 # Every exercise, in the lecture's order: the tests grade each one's answers, catalogue and errors.
 EXERCISES = (*distillation.EXERCISES, *quantization.EXERCISES, *architecture.EXERCISES, *dynamic.EXERCISES,
@@ -39,14 +40,20 @@ DESIGN_TASKS = (*distillation.DESIGN_TASKS, *quantization.DESIGN_TASKS, *archite
 
 __all__ = [
     "Case", "DesignTask", "Exercise", "ExerciseError", "Mistake", "EXERCISES", "DESIGN_TASKS",
-    "check_softmax_with_temperature", "check_distillation_loss", "check_distillation_recipe", "check_digit_mass", "check_best_bias_shift", "check_costly_false_alarms",
-    "check_ensemble_probabilities", "check_cascade_threshold", "check_average_state_dicts", "check_soft_target_gradient", "check_logit_matching_loss", "check_mimic_temperature",
-    "check_hidden_activations",
-    "check_quantize_uniform", "check_bit_budget", "check_pack_bits", "check_kmeans_step", "check_huffman_decode", "check_binarize",
-    "check_straight_through", "check_binary_budget", "check_cluster_count",
-    "check_conv_parameter_formula", "check_separable_block", "check_separable_widths", "check_low_rank_parameters", "check_truncated_svd",
-    "check_rank_budget",
-    "check_sum_of_exit_losses", "check_first_confident_exit", "check_exit_threshold",
+    # notebooks 01-04
+    "check_softmax_with_temperature", "check_distillation_loss", "check_distillation_recipe",
+    "check_digit_mass", "check_best_bias_shift", "check_costly_false_alarms",
+    "check_ensemble_probabilities", "check_cascade_threshold", "check_average_state_dicts",
+    "check_soft_target_gradient", "check_logit_matching_loss", "check_mimic_temperature",
+    # notebooks 05-07
+    "check_quantize_uniform", "check_pack_bits", "check_bit_budget",
+    "check_kmeans_step", "check_cluster_count", "check_huffman_decode",
+    "check_binarize", "check_straight_through", "check_binary_budget",
+    # notebooks 08-09
+    "check_conv_costs", "check_separable_block", "check_separable_widths",
+    "check_truncated_svd", "check_separable_approximation", "check_rank_budget",
+    # notebooks 10-11 and the homework
+    "check_exit_gradients", "check_exit_threshold", "check_first_confident_exit",
     "check_gaps_with_escape", "check_canonical_code", "check_file_budget",
     "check_parameter_count", "check_homework_model", "check_demo_recipe",
 ]

@@ -20,24 +20,34 @@ def _sizes(names: str, sizes) -> list[Case]:
     return [Case(s, ", ".join(f"{n}={v}" for n, v in zip(names, s))) for s in sizes]
 
 
-CONV_PARAMETER_FORMULA = Exercise(
-    name="convolution parameters",
-    cases=lambda: _sizes("I O k", [(2, 4, 3), (256, 256, 3), (3, 64, 5), (16, 8, 1)]),
-    hint="expected (normal, separable) = {want}, got {got}.",
-    passed="right for 4 layers, including the lecture's 72 and 26.",
+def _wrong_parameters(got, want, case) -> bool:
+    return got[:2] != want[:2]
+
+
+CONV_COSTS = Exercise(
+    name="convolution costs",
+    cases=lambda: _sizes("I O k size", [(2, 4, 3, 5), (32, 64, 3, 14), (3, 64, 5, 28), (16, 8, 1, 7)]),
+    hint="expected (normal, separable parameters, normal, separable multiply-accumulates) = {want}, got {got}.",
+    passed="parameters and multiply-accumulates right for 4 layers, including the lecture's 72 and 26.",
     run=lambda fn, case: as_list(fn(*case.args)),
-    form=(Mistake("return a pair (normal, separable).", not_a_pair),),
+    form=(Mistake("return four numbers: (normal parameters, separable parameters, normal MACs, separable MACs).",
+                  lambda got, want, case: not isinstance(got, list) or len(got) != 4),),
     mistakes=(
-        Mistake("the normal count is off: each of the O filters is k x k and sees every input channel.",
-                lambda got, want, case: got[0] != want[0]),
+        Mistake("those multiply-accumulates are the parameter counts: in a convolution every weight is used once "
+                "at every output position.", lambda got, want, case: got[2:] == want[:2]),
         Mistake("the depthwise part has one k x k filter per input channel, not per output channel."),
+        Mistake("the pointwise part is 1 x 1: at each position, one multiply-accumulate per weight, not k x k."),
+        Mistake("the parameter counts are off: a normal convolution has O filters, each k x k and as deep as the "
+                "input.", _wrong_parameters),
     ),
 )
 
 
-def check_conv_parameter_formula(fn) -> None:
-    """Exercise (notebook 08): ``fn(I, O, k)`` returns ``(normal, separable)`` parameter counts, without biases."""
-    CONV_PARAMETER_FORMULA.check(fn)
+def check_conv_costs(fn) -> None:
+    """Exercise (notebook 08): ``fn(I, O, k, size)`` returns the parameters (no biases) and the
+    multiply-accumulates on a ``size`` x ``size`` output of a normal k x k convolution and of its
+    depthwise separable version: ``(normal, separable, normal_macs, separable_macs)``."""
+    CONV_COSTS.check(fn)
 
 
 class Block(NamedTuple):
@@ -91,25 +101,6 @@ def check_separable_block(fn) -> None:
 
 
 # ---- notebook 09 · low-rank factorization: W (M x N) ~ B A, B M x K, A K x N ----------------------
-
-LOW_RANK_PARAMETERS = Exercise(
-    name="low-rank parameters",
-    cases=lambda: _sizes("N M K", [(1000, 1000, 20), (1000, 1000, 50), (784, 300, 10)]),
-    hint="expected (full, factorized) = {want}, got {got}.",
-    passed="(N*M, K*(N+M)), e.g. 1,000,000 against 40,000 for the lecture's K = 20.",
-    run=lambda fn, case: as_list(fn(*case.args)),
-    form=(Mistake("return a pair (full, factorized).", not_a_pair),),
-    mistakes=(
-        Mistake("K*N*M is more than the full layer: the factorized layer is two smaller layers, N to K and K to M."),
-        Mistake("count no biases: the exercise compares weights only."),
-    ),
-)
-
-
-def check_low_rank_parameters(fn) -> None:
-    """Exercise (notebook 09): ``fn(N, M, K)`` returns ``(full, factorized)`` parameter counts without biases."""
-    LOW_RANK_PARAMETERS.check(fn)
-
 
 def _svd_cases():
     w = torch.randn(12, 9, generator=torch.Generator().manual_seed(7), dtype=torch.double)
@@ -193,6 +184,53 @@ def check_separable_widths(fn) -> None:
     SEPARABLE_WIDTHS.check(fn)
 
 
+# ---- notebook 09 · a separable convolution is a low-rank factorization: per input channel, rank one -------
+
+def _separable_cases():
+    g = torch.Generator().manual_seed(9)
+    return [Case((torch.randn(o, i, k, k, generator=g, dtype=torch.double),), f"W of shape {(o, i, k, k)}",
+                 {"shape": (o, i, k, k), "d_shape": (i, k, k), "p_shape": (o, i)})
+            for o, i, k in [(5, 3, 3), (4, 2, 2)]]
+
+
+def separable_product(depthwise: torch.Tensor, pointwise: torch.Tensor) -> torch.Tensor:
+    """The normal convolution's filters that depthwise ``D`` (I, k, k) then pointwise ``P`` (O, I) compute:
+    W'[o, i] = P[o, i] D[i] (C26)."""
+    return pointwise[:, :, None, None] * depthwise[None]
+
+
+def _separable_shapes_wrong(got, want, case) -> bool:
+    return tuple(got[0].shape) != case.info["d_shape"] or tuple(got[1].shape) != case.info["p_shape"]
+
+
+SEPARABLE_APPROXIMATION = Exercise(
+    name="the best separable approximation", cases=_separable_cases,
+    hint="P[o, i] D[i] is further from W than the best possible: fit each input channel on its own, as well as a "
+         "rank-one matrix can.",
+    passed="P[o, i] D[i] is the best separable approximation of W, for two filter banks.",
+    same=lambda got, want: close(atol=1e-6, rtol=0)(separable_product(*got).double(), separable_product(*want)),
+    form=(
+        Mistake("return a pair (D, P): the depthwise filters D and the pointwise weights P.", not_a_pair),
+        Mistake("D must be I x k x k ({d_shape}) and P O x I ({p_shape}).", _separable_shapes_wrong),
+    ),
+    mistakes=(
+        Mistake("the filters point the right way but are too small: a rank-one approximation keeps the largest "
+                "singular value, not only its vectors."),
+        Mistake("one fit for the whole layer gives every input channel the same pointwise weights: fit each input "
+                "channel's O x k² matrix on its own."),
+        Mistake("averaging the filters over the output channels is a fit, but not the best one: for each input "
+                "channel, the best rank-one approximation of its filters comes from the truncated SVD (exercise 1)."),
+    ),
+)
+
+
+def check_separable_approximation(fn) -> None:
+    """Exercise (notebook 09): ``fn(W)`` for a normal convolution's filters W (O, I, k, k) returns
+    ``(D, P)``, depthwise filters (I, k, k) and pointwise weights (O, I), whose filters P[o, i] D[i]
+    are as close to W as a depthwise separable convolution can be."""
+    SEPARABLE_APPROXIMATION.check(fn)
+
+
 # ---- notebook 09 · design: ranks for a parameter budget, at little accuracy ---------------------------
 
 RANK_BUDGET, MAX_RANK_LOSS = 100_000, 0.5  # parameters of the whole network; points of test accuracy
@@ -233,5 +271,5 @@ def check_rank_budget(fn, model, chosen_on, test) -> None:
     RANK_BUDGET_TASK.check(fn, model, chosen_on, test)
 
 
-EXERCISES = (CONV_PARAMETER_FORMULA, SEPARABLE_BLOCK, LOW_RANK_PARAMETERS, TRUNCATED_SVD)
+EXERCISES = (CONV_COSTS, SEPARABLE_BLOCK, TRUNCATED_SVD, SEPARABLE_APPROXIMATION)
 DESIGN_TASKS = (SEPARABLE_WIDTHS, RANK_BUDGET_TASK)

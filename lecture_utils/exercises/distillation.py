@@ -1,5 +1,5 @@
 """Exercises of notebooks 01-04: softmax with temperature, the distillation loss, an unseen digit,
-ensembles, logit matching and hidden activations."""
+ensembles, the soft-target gradient and logit matching, and their design tasks."""
 from __future__ import annotations
 
 import torch
@@ -245,7 +245,7 @@ def check_average_state_dicts(fn) -> None:
     AVERAGE_STATE_DICTS.check(fn)
 
 
-# ---- notebook 04 · logit matching and hidden activations (FitNets) ---------------------------------
+# ---- notebook 04 · logit matching: 1/2 sum_i (z_i - v_i)² on zero-meaned logits ----------------------
 
 def _logit_cases():
     g = torch.Generator().manual_seed(4)
@@ -336,44 +336,6 @@ def check_mimic_temperature(fn, chosen_on, test) -> None:
     for other images) the T²-scaled soft-target gradient is within 0.2% of the mimic loss's
     (``mimic_gradient_gap``)."""
     MIMIC_TEMPERATURE.check(fn, chosen_on, test)
-
-
-def _mlp_cases():
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(5)
-        mlp, images = MLP(hidden=(6, 5, 4), in_features=16), torch.rand(3, 1, 4, 4)
-    return [Case((mlp, images), "", {"layers": 3})]
-
-
-def _same_activations(got, want) -> bool:
-    same = close(atol=1e-6, rtol=0)
-    return same(got[0], want[0]) and all(map(same, got[1], want[1]))
-
-
-HIDDEN_ACTIVATIONS = Exercise(
-    name="hidden activations", cases=_mlp_cases, same=_same_activations,
-    hint="the hidden outputs differ from the reference's.",
-    passed="logits and all 3 hidden layers match.",
-    form=(
-        Mistake("return a pair (logits, list of hidden outputs).",
-                lambda got, want, case: not_a_pair(got, want, case) or not isinstance(got[1], (list, tuple))),
-        Mistake("this MLP has {layers} hidden layers: return one output per ReLU, not one per Linear.",
-                lambda got, want, case: len(got[1]) != len(want[1])),
-        Mistake("each hidden output must be a tensor shaped like that layer's output.",
-                lambda got, want, case: not all(map(tensor_like, got[1], want[1]))),
-    ),
-    mistakes=(
-        Mistake("some hidden outputs are negative: take each layer's output after its ReLU, not after the Linear.",
-                lambda got, want, case: any(bool((h < 0).any()) for h in got[1])),
-        Mistake("the hidden layers are right but the logits differ: run every layer, and return the last output.",
-                lambda got, want, case: _same_activations((want[0], got[1]), want)),
-    ),
-)
-
-
-def check_hidden_activations(fn) -> None:
-    """Exercise (notebook 04): ``fn(mlp, images)`` returns ``(logits, [each hidden layer's output after its ReLU])``."""
-    HIDDEN_ACTIVATIONS.check(fn)
 
 
 # ---- notebook 01 · design: a temperature and a weight for the small student ---------------------------
@@ -506,5 +468,5 @@ def check_cascade_threshold(fn, chosen_on, test) -> None:
 
 
 EXERCISES = (SOFTMAX_WITH_TEMPERATURE, DISTILLATION_LOSS, DIGIT_MASS, BEST_BIAS_SHIFT, ENSEMBLE_PROBABILITIES,
-             AVERAGE_STATE_DICTS, SOFT_TARGET_GRADIENT, LOGIT_MATCHING_LOSS, HIDDEN_ACTIVATIONS)
+             AVERAGE_STATE_DICTS, SOFT_TARGET_GRADIENT, LOGIT_MATCHING_LOSS)
 DESIGN_TASKS = (DISTILLATION_RECIPE, COSTLY_FALSE_ALARMS, CASCADE_THRESHOLD, MIMIC_TEMPERATURE)

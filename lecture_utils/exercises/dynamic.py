@@ -1,36 +1,56 @@
-"""Exercises of notebook 10: training early exits, and choosing an exit by confidence."""
+"""Exercises of notebook 10: what training the exits together does to the first block, and choosing an
+exit by confidence."""
 from __future__ import annotations
 
 import copy
 
 import torch
 
-from ..dynamic import require_threshold, threshold_outcome
-from .harness import Case, DesignTask, Exercise, Mistake, as_list, close, not_one_number
+from ..dynamic import EarlyExitNet, require_threshold, threshold_outcome
+from .harness import Case, DesignTask, Exercise, Mistake, as_list, close
 
-# ---- notebook 10 · training an early-exit network: the loss is sum over exits e of CE(exit e, labels) ---
+# ---- notebook 10 · trained together: how hard each exit's loss pulls on the first block ------------------
 
-def _exit_loss_cases():
-    g = torch.Generator().manual_seed(8)
-    return [Case(([torch.randn(6, 10, generator=g) for _ in range(3)], torch.randint(0, 10, (6,), generator=g)))]
+def _exit_gradient_cases():
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(8)
+        net = EarlyExitNet(channels=(2, 3, 4, 4)).eval()  # eval mode: batch norm uses its stored statistics
+        images, labels = torch.rand(6, 1, 28, 28), torch.randint(0, 10, (6,))
+    return [Case((net, images, labels), "", {"exits": net.num_exits})]
 
 
-SUM_OF_EXIT_LOSSES = Exercise(
-    name="sum of exit losses", cases=_exit_loss_cases,
-    hint="expected {want}, got {got}: the cross-entropy of each exit against the labels, summed.",
-    passed="every exit's cross-entropy, summed.",
-    same=close(atol=1e-6, rtol=1e-5),
-    form=(Mistake("return one number (a 0-dim tensor).", not_one_number),),
+def _exit_gradients(fn, case):
+    """The student's list, as plain floats (tensors of one number are numbers too)."""
+    got = fn(*copy.deepcopy(case.args))
+    if isinstance(got, torch.Tensor):
+        got = got.tolist()
+    return [float(g) for g in got] if isinstance(got, (list, tuple)) else got
+
+
+EXIT_GRADIENTS = Exercise(
+    name="each exit's pull on the first block", cases=_exit_gradient_cases, run=_exit_gradients,
+    hint="expected {want}, got {got}: for each exit, the norm of the gradient that its loss alone sends to the "
+         "first block's parameters.",
+    passed="the gradient each exit's loss alone sends to the first block, for all 4 exits.",
+    same=close(atol=1e-6, rtol=1e-4),
+    form=(Mistake("return a list of {exits} numbers, one per exit.",
+                  lambda got, want, case: not isinstance(got, list) or len(got) != len(want)),),
     mistakes=(
-        Mistake("you averaged the exits' losses: the lecture sums them (the scale matters for the learning rate)."),
-        Mistake("only the last exit's loss: every exit must be trained, so each one's loss counts."),
+        Mistake("the numbers grow exit after exit: clear the gradients before each exit's backward pass, or each "
+                "one adds to the ones before."),
+        Mistake("every exit got the same number: backpropagate each exit's loss on its own, not their sum."),
+        Mistake("only the last exits pull: that is the gradient on the last block, which the early exits never "
+                "reach. Measure the first block."),
+        Mistake("those look like squared norms: take the norm itself (the square root of the sum of squares)."),
     ),
 )
 
 
-def check_sum_of_exit_losses(fn) -> None:
-    """Exercise (notebook 10): ``fn(outputs, labels)`` = sum over the exits of cross_entropy(exit's logits, labels)."""
-    SUM_OF_EXIT_LOSSES.check(fn)
+def check_exit_gradients(fn) -> None:
+    """Exercise (notebook 10): ``fn(net, images, labels)`` returns, for each exit of the early-exit
+    ``net``, the norm of the gradient of that exit's cross-entropy alone with respect to all the
+    parameters of the first block."""
+    EXIT_GRADIENTS.check(fn)
 
 
 # ---- notebook 10 · at inference: the first exit confident enough answers, else the last exit --------
@@ -111,5 +131,5 @@ def check_exit_threshold(fn, validation, test, macs) -> None:
     EXIT_THRESHOLD.check(fn, validation, test, macs)
 
 
-EXERCISES = (SUM_OF_EXIT_LOSSES, FIRST_CONFIDENT_EXIT)
+EXERCISES = (EXIT_GRADIENTS, FIRST_CONFIDENT_EXIT)
 DESIGN_TASKS = (EXIT_THRESHOLD,)
