@@ -34,9 +34,9 @@ def softmax_with_temperature(logits, temperature) -> torch.Tensor:
 def soft_target_loss(student_logits, teacher_logits, temperature) -> torch.Tensor:
     """KL(p_teacher || p_student), both softened by T, averaged over the batch.
 
-    Its gradient with respect to the student's logits is (q_i - p_i) / T (Hinton et
-    al., eq. 2): it shrinks like 1/T^2 when T is large, which is why
-    ``distillation_loss`` multiplies it by T^2.
+    Its gradient with respect to the student's logits (Hinton et al., eq. 2; notebook 04
+    derives it) shrinks like 1/T^2 when T is large, which is why ``distillation_loss``
+    multiplies it by T^2.
     """
     temperature = require_temperature(temperature)
     log_p_student = F.log_softmax(student_logits / temperature, dim=-1)

@@ -256,8 +256,9 @@ for width in (32, 64, WIDE[1], 96, 128):
 # %% [markdown]
 # ### Exercise 3 · Design: a separable CNN for a phone
 #
-# Parameters are what the homework limits; on a phone the time per image follows the multiply-accumulates. Suppose the
-# phone allows **a quarter of the normal CNN's multiply-accumulates** per image, the model may carry no more parameters
+# Parameters are what the homework limits. Suppose a phone's budget is set in multiply-accumulates (a proxy for the
+# time per image; the caveat above says how loose): it allows **a quarter of the normal CNN's multiply-accumulates** per
+# image, the model may carry no more parameters
 # than the normal CNN, and the last convolution needs **at least 96 channels** (its features feed the classifier).
 # Write `my_separable_widths()`: return the channels `(c1, c2, c3)` of a depthwise separable `conv_net`. Count your
 # candidates with `count_parameters` and `multiply_accumulates(net, (1, 1, 28, 28))`; no training is needed.
@@ -286,9 +287,10 @@ check_separable_widths(my_separable_widths)
 #
 # ### BEGIN SOLUTION
 # They go to different places. The first convolution works on the full 28 x 28 image: going from 4 to 16 channels there
-# adds about 143,000 multiply-accumulates but only 432 parameters (the rows with 16 channels in the middle). The last
-# layers work on 7 x 7 and 3 x 3 images, so their channels are cheap to compute but carry the parameters: the
-# classifier alone holds 96 x 9 x 10 weights. So a budget of multiply-accumulates says "thin the early layers", a
+# adds about 143,000 multiply-accumulates but only 432 parameters (the rows with 16 channels in the middle). `conv_net`
+# halves the image after each convolution (max pooling: 28 -> 14 -> 7 -> 3), so the last layers work on 7 x 7 and
+# 3 x 3 images: their channels are cheap to compute but carry the parameters. The classifier alone, a linear layer
+# from 96 x 3 x 3 features to 10 classes, holds 8,640 of the chosen network's 12,682 parameters. So a budget of multiply-accumulates says "thin the early layers", a
 # budget of parameters says "thin the late ones", and a network for a phone is thin where the images are large and
 # wide where they are small. C27's separable CNN, (16, 80, 80), fits the parameter budget but needs 748,080
 # multiply-accumulates per image (its table), twice this phone's budget.

@@ -192,8 +192,9 @@ check_rank_budget(my_ranks, model, (x_train[-5000:], y_train[-5000:]), (x_test, 
 # The first layer holds 235,500 of the 266,610 parameters, so it must be cut hard in any split; what is left to decide
 # is whether the second layer should give up parameters so that the first keeps a higher rank. A rank of the first
 # layer costs 1,084 parameters, one of the second 400, so only a deep cut of the second layer buys the first many more
-# ranks. The printed losses say which split paid on the given images, and the check's line what it gave on the test
-# images.
+# ranks. On the given images the loss fell the deeper the second layer was cut (0.14, 0.06, 0.04, 0.00 points), and
+# the deepest cut, ranks 83 and 20, lost nothing on the test images either (the check's line): the second layer's
+# 100 units need far fewer ranks than the first layer's 300.
 # ### END SOLUTION
 
 # %% [markdown]

@@ -92,8 +92,9 @@ ExitBudget(exit_accuracy, macs)
 #
 # The network was trained on the sum of every exit's cross-entropy, so every block below an exit serves that exit as
 # well as the later ones. How hard does each exit pull on the first block? Write `my_exit_gradients(net, images,
-# labels)`: for each exit, the norm of the gradient that **its loss alone** sends to all the parameters of the first
-# block (`net.blocks[0]`), as a list of numbers. Leave the network's mode as it is.
+# labels)`: for each exit, the norm of the gradient that **its loss alone** (`F.cross_entropy`, the mean over the
+# images) sends to the parameters of the first block (`net.blocks[0]`), all of them together in one norm, as a list
+# of numbers. Leave the network's mode as it is.
 
 # %%
 def my_exit_gradients(net, images, labels):
@@ -116,10 +117,12 @@ strongest = max(range(len(pulls)), key=pulls.__getitem__)
 print(f"the strongest pull comes from exit {strongest + 1}, {pulls[strongest] / pulls[-1]:.1f} times the last exit's")
 
 # %% [markdown]
-# Trained together, the first block is shaped by every exit's loss, not only by the last exit's: the lines above say
-# which exit pulls hardest. Attaching the exits afterwards, to blocks trained for the last exit alone (below), gives
-# up that pull. It is also a tension: features that let an early exit decide now need not be the ones the later blocks
-# want, which is where MSDNet (published; the lecture's pointer for doing better than this summed training) starts.
+# Trained together, the first block gets gradient from every exit's loss, not only from the last exit's. Measured here
+# once, after training, the exit whose loss is largest (the first: it is the least accurate) pulls hardest (the lines
+# above). Attaching the exits afterwards, to blocks trained for the last exit alone (below), gives up that pull on the
+# blocks. Whether the exits pull in conflicting directions is not measured here (that needs the gradients' directions,
+# not only their norms); such a conflict is where MSDNet (published; the lecture's pointer for doing better than this
+# summed training) starts.
 
 # %% [markdown]
 # ## C28 · One dynamic network against one network per budget

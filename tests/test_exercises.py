@@ -48,7 +48,7 @@ SIGNATURES["check_homework_model"] = ["build_fn", "budget"]
 DESIGN_SIGNATURES = {"check_exit_threshold": ["fn", "validation", "test", "macs"],
                      "check_cascade_threshold": ["fn", "chosen_on", "test"],
                      "check_costly_false_alarms": ["fn", "cls", "chosen_on", "test"],
-                     "check_distillation_recipe": ["fn", "validation", "transfer", "test", "hidden", "epochs", "lr"],
+                     "check_distillation_temperature": ["fn", "validation", "transfer", "test", "hidden", "epochs", "lr"],
                      "check_binary_budget": ["fn", "train", "chosen_on", "test", "epochs"],
                      "check_demo_recipe": ["fn", "build", "teacher", "epochs", "train_size", "test"],
                      "check_mimic_temperature": ["fn", "chosen_on", "test"],
@@ -466,7 +466,7 @@ def test_the_exit_threshold_design_task_measures_the_choice_on_the_test_split():
 
 def test_every_design_task_is_exported_and_no_hint_names_a_number_to_choose():
     assert {t.name for t in exercises.DESIGN_TASKS} == {
-        "a temperature and a weight (design)", "a shift where false answers are costly (design)",
+        "a temperature for soft targets alone (design)", "a shift where false answers are costly (design)",
         "a binary network for a small chip (design)", "an ensemble only when needed (design)",
         "distillation as logit matching (design)",
         "bits per layer for a budget (design)", "clusters for a 3-bit index (design)",
@@ -641,27 +641,26 @@ def test_the_file_budget_design_task_writes_and_measures_the_file():
         check_file_budget(lambda m, images, labels: {"1": 4}, model, config, data, data)
 
 
-def test_the_distillation_recipe_design_task_trains_three_seeds_with_the_choice():
-    from lecture_utils.exercises import check_distillation_recipe
-    from lecture_utils.exercises.distillation import DISTILLATION_RECIPE
+def test_the_distillation_temperature_design_task_trains_three_seeds_on_soft_targets_alone():
+    from lecture_utils.exercises import check_distillation_temperature
+    from lecture_utils.exercises.distillation import DISTILLATION_TEMPERATURE
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(64, 1, 28, 28, generator=g)
     y = (x.flatten(1)[:, :10]).argmax(1)
     teacher = x.flatten(1)[:, :10] * 5  # a teacher that is right on every image
     seen = []
-    numbers = DISTILLATION_RECIPE.check(lambda v: seen.append(v) or (2.0, 0.5), {2.0: "sweep"}, (x, teacher, y), (x, y),
-                                        (8,), 1, 1e-2)
+    numbers = DISTILLATION_TEMPERATURE.measure(lambda v: seen.append(v) or 2.0, {2.0: "sweep"}, (x, teacher, y),
+                                               (x, y), (8,), 1, 1e-2)
     assert seen == [{2.0: "sweep"}] and len(numbers["each"]) == 3 and numbers["errors"] == sum(numbers["each"]) / 3
-    with pytest.raises(ExerciseError, match="alpha must be a number from 0 to 1"):
-        check_distillation_recipe(lambda v: (2.0, 1.5), {}, (x, teacher, y), (x, y), (8,), 1, 1e-2)
+    wrong = (x, (y + 1) % 10)  # labels the students cannot give
+    same = DISTILLATION_TEMPERATURE.measure(lambda v: 2.0, {}, (x, teacher, wrong[1]), (x, y), (8,), 1, 1e-2)
+    assert same["each"] == numbers["each"]  # alpha = 1: the labels play no part
     with pytest.raises(ExerciseError, match="temperature"):
-        check_distillation_recipe(lambda v: (0.0, 0.5), {}, (x, teacher, y), (x, y), (8,), 1, 1e-2)
-    with pytest.raises(ExerciseError, match=r"return a pair \(temperature, alpha\)"):
-        check_distillation_recipe(lambda v: 4.0, {}, (x, teacher, y), (x, y), (8,), 1, 1e-2)
+        check_distillation_temperature(lambda v: 0.0, {}, (x, teacher, y), (x, y), (8,), 1, 1e-2)
     big = (torch.randn(600, 1, 28, 28, generator=g), torch.randint(0, 10, (600,), generator=g))  # labels it cannot know
     with pytest.raises(ExerciseError, match="read the validation errors"):
-        check_distillation_recipe(lambda v: (2.0, 0.5), {}, (x, teacher, y), big, (8,), 1, 1e-2)
+        check_distillation_temperature(lambda v: 2.0, {}, (x, teacher, y), big, (8,), 1, 1e-2)
 
 
 def test_the_binary_budget_design_task_trains_and_counts_the_packed_signs():

@@ -135,7 +135,7 @@ def test_light_and_has_checked_exercises(path):
         assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION")
         # the check ends the cell; a cell that writes a file (%%writefile) is checked by the next one
         checked = cell.source if not cell.source.startswith("%%writefile") else nb.cells[i + 1].source
-        assert re.search(r"^check_\w+\(", checked, re.M), "each exercise ends with its check"
+        assert re.search(r"^(?:\w+ = )?check_\w+\(", checked, re.M), "each exercise ends with its check"
     assert "Error displaying widget" not in text
 
 

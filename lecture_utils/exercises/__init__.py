@@ -22,7 +22,7 @@ from .architecture import (check_conv_costs, check_rank_budget, check_separable_
                            check_separable_widths, check_truncated_svd)
 from .combining import check_canonical_code, check_file_budget, check_gaps_with_escape
 from .distillation import (check_average_state_dicts, check_best_bias_shift, check_cascade_threshold,
-                           check_costly_false_alarms, check_digit_mass, check_distillation_loss, check_distillation_recipe,
+                           check_costly_false_alarms, check_digit_mass, check_distillation_loss, check_distillation_temperature,
                            check_ensemble_probabilities, check_logit_matching_loss, check_mimic_temperature,
                            check_soft_target_gradient, check_softmax_with_temperature)
 from .dynamic import check_exit_gradients, check_exit_threshold, check_first_confident_exit
@@ -41,7 +41,7 @@ DESIGN_TASKS = (*distillation.DESIGN_TASKS, *quantization.DESIGN_TASKS, *archite
 __all__ = [
     "Case", "DesignTask", "Exercise", "ExerciseError", "Mistake", "EXERCISES", "DESIGN_TASKS",
     # notebooks 01-04
-    "check_softmax_with_temperature", "check_distillation_loss", "check_distillation_recipe",
+    "check_softmax_with_temperature", "check_distillation_loss", "check_distillation_temperature",
     "check_digit_mass", "check_best_bias_shift", "check_costly_false_alarms",
     "check_ensemble_probabilities", "check_cascade_threshold", "check_average_state_dicts",
     "check_soft_target_gradient", "check_logit_matching_loss", "check_mimic_temperature",

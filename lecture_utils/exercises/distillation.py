@@ -10,8 +10,8 @@ from ..ensembles import cascade
 from ..models import MLP
 from ..seeds import train_recipes
 from ..training import evaluate
-from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, call_with_copies, close, not_a_pair, not_one_number,
-                      tensor_like, with_gradient)
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_with_copies, close,
+                      not_one_number, tensor_like, with_gradient)
 
 # ---- notebook 01 · softmax with temperature: p_i = exp(y_i / T) / sum_j exp(y_j / T) ----------------
 
@@ -312,9 +312,7 @@ MAX_GRADIENT_GAP = 0.002
 def _mimic_numbers(fn, chosen_on, test) -> dict:
     """The temperature ``fn`` chooses from ``chosen_on`` (student and teacher logits), measured on
     ``test``'s logits: how far the two gradients are apart there (``mimic_gradient_gap``)."""
-    temperature = fn(*chosen_on)
-    if isinstance(temperature, torch.Tensor) and temperature.numel() == 1:
-        temperature = temperature.item()
+    temperature = as_number(fn(*chosen_on))
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
         raise ValueError(f"return a temperature, a number above 0; got {temperature!r}")
     return {"temperature": temperature, "gap": mimic_gradient_gap(*test, temperature)}
@@ -338,49 +336,43 @@ def check_mimic_temperature(fn, chosen_on, test) -> None:
     MIMIC_TEMPERATURE.check(fn, chosen_on, test)
 
 
-# ---- notebook 01 · design: a temperature and a weight for the small student ---------------------------
+# ---- notebook 01 · design: a temperature for the small student on soft targets alone ------------------
 
 MAX_STUDENT_ERRORS, STUDENT_SEEDS = 520, (0, 1, 2)
 
 
-def _recipe_numbers(fn, validation, transfer, test, hidden, epochs, lr) -> dict:
-    """The (T, alpha) ``fn`` chooses from ``validation`` (the sweep's validation errors by T),
-    measured: the MLP student of widths ``hidden`` distilled with them on ``transfer`` (images,
-    teacher logits, labels), 3 seeds as notebook 01 trains them, its test errors."""
-    choice = fn(validation)
-    if not (isinstance(choice, tuple) and len(choice) == 2):
-        raise TypeError(f"return a pair (temperature, alpha), got {choice!r}")
-    temperature, alpha = (c.item() if isinstance(c, torch.Tensor) else c for c in choice)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number from 0 to 1 (the weight of the soft targets), got alpha={alpha!r}")
+def _temperature_numbers(fn, validation, transfer, test, hidden, epochs, lr) -> dict:
+    """The temperature ``fn`` chooses from ``validation`` (the sweep's validation errors by T), measured:
+    the MLP student of widths ``hidden`` distilled at that T on the soft targets alone (alpha = 1) on
+    ``transfer`` (images, teacher logits, labels), 3 seeds as notebook 01 trains its students, with Adam."""
+    temperature = as_number(fn(validation))
 
     def loss(student_logits, teacher_logits, labels):
-        return distillation_loss(student_logits, teacher_logits, labels, temperature, alpha)
+        return distillation_loss(student_logits, teacher_logits, labels, temperature, 1.0)
 
     loss(torch.zeros(1, 10), torch.zeros(1, 10), torch.zeros(1, dtype=torch.long))  # a bad temperature says so now
     students = train_recipes(lambda: MLP(hidden=hidden), {"yours": loss}, list(STUDENT_SEEDS),
                              make_loader(*transfer, seed=0), epochs=epochs, lr=lr, verbose=False)["yours"]
     errors = [evaluate(m, *test).errors for m in students]
-    return {"temperature": temperature, "alpha": alpha, "errors": sum(errors) / len(errors), "each": errors}
+    return {"temperature": temperature, "errors": sum(errors) / len(errors), "each": errors}
 
 
-DISTILLATION_RECIPE = DesignTask(
-    name="a temperature and a weight (design)",
+DISTILLATION_TEMPERATURE = DesignTask(
+    name="a temperature for soft targets alone (design)",
     goal=f"at most {MAX_STUDENT_ERRORS} test errors on average over {len(STUDENT_SEEDS)} seeds",
-    measure=_recipe_numbers,
+    measure=_temperature_numbers,
     met=lambda n: n["errors"] <= MAX_STUDENT_ERRORS,
-    report="T = {temperature:g}, alpha = {alpha:g}: {errors:.0f} test errors on average (seeds: {each})",
-    hint="read the validation errors: which temperatures are best there? And how much weight should the labels get "
-         "beside the soft targets?",
+    report="T = {temperature:g}: {errors:.0f} test errors on average (seeds: {each})",
+    hint="read the validation errors: which temperatures are best there, and which are too cold or too hot?",
 )
 
 
-def check_distillation_recipe(fn, validation, transfer, test, hidden, epochs, lr) -> None:
-    """Design task (notebook 01): ``fn(validation)`` returns ``(T, alpha)``, chosen from the sweep's
-    validation errors by temperature; the check distils the student (widths ``hidden``) with them on
-    ``transfer`` (images, teacher logits, labels), seeds 0-2, ``epochs`` epochs of Adam at ``lr``; met
-    when it makes at most 520 test errors on average."""
-    DISTILLATION_RECIPE.check(fn, validation, transfer, test, hidden, epochs, lr)
+def check_distillation_temperature(fn, validation, transfer, test, hidden, epochs, lr) -> None:
+    """Design task (notebook 01): ``fn(validation)`` returns a temperature, chosen from the sweep's
+    validation errors by temperature; the check distils the student (widths ``hidden``) at that
+    temperature on the soft targets alone, on ``transfer`` (images, teacher logits, labels), seeds 0-2,
+    ``epochs`` epochs of Adam at ``lr``; met when it makes at most 520 test errors on average."""
+    DISTILLATION_TEMPERATURE.check(fn, validation, transfer, test, hidden, epochs, lr)
 
 
 # ---- notebook 02 · design: a bias shift where a false answer is costly -------------------------------
@@ -391,9 +383,7 @@ MAX_FALSE_SHARE, MIN_FOUND = 0.5, 80.0  # % of the other digits' images taken fo
 def _shift_numbers(fn, cls, chosen_on, test) -> dict:
     """The shift ``fn`` chooses from ``chosen_on`` (logits, labels), measured on ``test``: the share of
     ``cls``'s images answered right, and of the other images taken for ``cls``."""
-    shift = fn(*chosen_on, cls)
-    if isinstance(shift, torch.Tensor) and shift.numel() == 1:
-        shift = shift.item()
+    shift = as_number(fn(*chosen_on, cls))
     if isinstance(shift, bool) or not isinstance(shift, (int, float)):
         raise TypeError(f"return the shift, a number; got {shift!r}")
     outcome = bias_shift_outcome(*test, cls, shift)
@@ -434,9 +424,7 @@ def _cascade_numbers(fn, chosen_on, test) -> dict:
     """The threshold ``fn`` chooses from ``chosen_on`` (member probabilities, labels), measured on
     ``test``: the cascade's forward passes per image and its errors against the whole ensemble's."""
     probs, labels = test
-    threshold = fn(*chosen_on)
-    if isinstance(threshold, torch.Tensor) and threshold.numel() == 1:
-        threshold = threshold.item()
+    threshold = as_number(fn(*chosen_on))
     predictions, passes = cascade(probs, threshold)
     return {"threshold": threshold, "passes": passes.double().mean().item(), "members": len(probs),
             "errors": int((predictions != labels).sum()), "ensemble": int((probs.mean(0).argmax(1) != labels).sum())}
@@ -469,4 +457,4 @@ def check_cascade_threshold(fn, chosen_on, test) -> None:
 
 EXERCISES = (SOFTMAX_WITH_TEMPERATURE, DISTILLATION_LOSS, DIGIT_MASS, BEST_BIAS_SHIFT, ENSEMBLE_PROBABILITIES,
              AVERAGE_STATE_DICTS, SOFT_TARGET_GRADIENT, LOGIT_MATCHING_LOSS)
-DESIGN_TASKS = (DISTILLATION_RECIPE, COSTLY_FALSE_ALARMS, CASCADE_THRESHOLD, MIMIC_TEMPERATURE)
+DESIGN_TASKS = (DISTILLATION_TEMPERATURE, COSTLY_FALSE_ALARMS, CASCADE_THRESHOLD, MIMIC_TEMPERATURE)

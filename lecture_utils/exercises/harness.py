@@ -226,6 +226,11 @@ TENSOR_FORM = (Mistake("return a torch.Tensor, not {type}.", not_a_tensor),
                Mistake("the result has shape {got_shape}; expected {want_shape}.", not_shaped_like_want))
 
 
+def as_number(value):
+    """A tensor holding one number as that Python number (a student may return either); anything else as it is."""
+    return value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value
+
+
 def as_list(value):
     """A tensor, tuple or list as a plain list, to compare with one; anything else as it is."""
     if isinstance(value, torch.Tensor):

@@ -10,7 +10,7 @@ from torch import nn
 from ..homework import BUDGET, load_tiers, train_submission
 from ..measure import count_budget, count_parameters
 from ..training import evaluate
-from .harness import Case, DesignTask, Exercise, Mistake, call_with_copies
+from .harness import Case, DesignTask, Exercise, Mistake, as_number, call_with_copies
 
 # ---- counting (C20): every number in parameters and buffers, not bytes; batch norm's running statistics aside
 
@@ -47,7 +47,7 @@ EXPECTED = "expected {want:,}, got {got!r}: "
 
 def _as_number(fn, case):
     got = call_with_copies(fn, case)
-    return got.item() if isinstance(got, torch.Tensor) and got.numel() == 1 else got
+    return as_number(got)
 
 
 PARAMETER_COUNT = Exercise(

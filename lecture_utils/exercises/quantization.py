@@ -11,8 +11,8 @@ from ..data import make_loader
 from ..huffman import fixed_length_bits
 from ..quantization import quantization_params, quantize_model, quantized_model_bytes
 from ..training import evaluate, fit
-from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, close, not_a_pair, tensor_like,
-                      with_gradient)
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, close, not_a_pair,
+                      tensor_like, with_gradient)
 
 # ---- notebook 05 · uniform quantization: w' = (clamp(round(w / scale) + zero_point, 0, 2^b - 1) - zero_point) * scale
 
@@ -330,9 +330,7 @@ MAX_CLUSTERS = 256
 def _cluster_numbers(fn, model, layer, chosen_on, test) -> dict:
     """The number of clusters ``fn`` chooses from ``chosen_on`` (images, labels it may use), measured on
     ``test``: the index bits it needs and the accuracy lost with that many clusters in ``layer``."""
-    k = fn(model, layer, *chosen_on)
-    if isinstance(k, torch.Tensor) and k.numel() == 1:
-        k = k.item()
+    k = as_number(fn(model, layer, *chosen_on))
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_CLUSTERS:
         raise ValueError(f"return a whole number of clusters from 1 to {MAX_CLUSTERS}, got {k!r}")
     full = 100 * evaluate(model, *test).accuracy

@@ -194,8 +194,9 @@ print(f"the strong tier's recipe ({tiers['tier_reference']['strong']}): {recipe}
 # ### Exercise 3 · Design: make the short run count
 #
 # Here the notebook trains your model only briefly: `P.homework_demo_epochs` epochs on the first `P.homework_demo_size`
-# training images (in the lecture profile two epochs on 20,000 images, about 15 s). With `train_submission`'s defaults
-# that run stays far below the tiers. Choose a recipe that reaches the **simple tier's accuracy** in that short run:
+# training images (in the lecture profile two epochs on 20,000 images, about 15 s): `train_submission(model,
+# epochs=P.homework_demo_epochs, train_size=P.homework_demo_size, **recipe)`. With `train_submission`'s defaults that run
+# stays below the simple tier (return `{}` to see it). Choose a recipe that reaches the **simple tier's accuracy** in that short run:
 # write `my_demo_recipe()`, returning a dict of `train_submission` settings (`lr`, `schedule`, `temperature`,
 # `alpha`, `jitter`, and `"teacher": True` to distil from the notebook's teacher). The check trains your `build_model()`
 # with it (seed 0), measures the test accuracy, and hands back the trained model for the next cells. To compare
@@ -218,12 +219,13 @@ model = check_demo_recipe(my_demo_recipe, my_model.build_model, teacher, P.homew
 # **What did you see?** What did the recipe change, and why does it matter most in a short run?
 #
 # ### BEGIN SOLUTION
-# Only the steps: the same network, images and epochs reach the simple tier, which the plain reference reached with
-# four epochs on all 60,000 images (the tiers table). A short run has few steps, so their size decides most: the
-# one-cycle schedule climbs to a large learning rate early, when large steps pay, and anneals to small ones at the end,
-# where the defaults (a smaller rate) leave the network far from where it could be (return `{}` to see them). It is
-# one seed, a few tenths of a point above the tier: a second seed could land on either side, which is why the tiers
-# are means over three seeds, and a short run is a way to compare recipes cheaply, not a submission.
+# Only the steps: the same network, images and epochs reach the simple tier. A short run has few steps, so their size
+# decides most: the one-cycle schedule climbs to a large learning rate early, when large steps pay, and anneals to
+# small ones at the end, where the defaults (a smaller rate) leave the network far from where it could be (return
+# `{}` to see them). The same separable network trained with the defaults for 4 epochs on all 60,000 images, the
+# medium reference, reached more (the tiers table): the short run compares recipes cheaply, it is not a submission. It
+# is one seed, under two tenths of a point above the tier: a second seed could land on either side, which is why the
+# tiers are means over three seeds.
 # ### END SOLUTION
 
 # %%
