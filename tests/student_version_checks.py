@@ -5,8 +5,9 @@ student version STUDENT (not this checkout's) and the teachers' answers cannot b
 it. Then, with the answers taken from the teachers' checkout REPO: every exercise's reference
 passes, each known mistake gets its own hint, a stub gets the not-implemented hint; and each
 exercise cell of the notebooks passes with its solution (REPO's notebook) and fails with the
-not-implemented hint as handed out (STUDENT's); a design task's cell, measured on the notebook's own
-tensors, is counted as needing the notebook (nbval runs it there). Prints one JSON object: what went wrong, and counts
+not-implemented hint as handed out (STUDENT's); a cell whose check needs the notebook's own tensors
+(a design task's) is counted as needing the notebook (nbval runs it there), one that only goes on with
+them after its check passed is graded like the others. Prints one JSON object: what went wrong, and counts
 (only what went wrong when the checks are not the student version's own).
 """
 import contextlib
@@ -80,9 +81,10 @@ for path in sorted((repo / "notebooks").rglob("*.ipynb")):
         with contextlib.redirect_stdout(io.StringIO()) as out:
             try:
                 exec(solution_cell.source, dict(namespace))
-            except NameError:  # a design task, measured on the notebook's own tensors: nbval runs it there
-                cells["needs the notebook"] += 1
-                continue
+            except NameError:  # the cell goes on with the notebook's own tensors, or a design task is measured on them
+                if "✓" not in out.getvalue():  # the check itself needs the notebook: nbval runs it there
+                    cells["needs the notebook"] += 1
+                    continue
             except ExerciseError as error:  # a design task whose function uses the notebook's names
                 if "raised NameError" not in str(error):
                     wrong.append(f"{relative}: a solution fails: {type(error).__name__}: {error}")

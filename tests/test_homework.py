@@ -291,7 +291,8 @@ def test_in_the_student_version_each_check_fails_with_its_hint_and_passes_on_the
     result = json.loads(run.stdout.splitlines()[-1])
     assert result["wrong"] == [], "\n".join(result["wrong"])
     assert result["exercises"] == len(exercises.EXERCISES)
-    assert result["cells"]["not implemented"] >= 2 * (len(notebook_paths()) - 1)
+    # two exercises in every notebook besides its design task (the homework model: a %%writefile cell, checked apart)
+    assert result["cells"]["not implemented"] >= 2 * len(notebook_paths()) - 1
     assert result["cells"]["passed"] >= result["cells"]["not implemented"]
     # only the design tasks need the notebook's own tensors (nbval runs them there); no other cell is skipped
     assert result["cells"]["needs the notebook"] == len(exercises.DESIGN_TASKS)
