@@ -171,7 +171,7 @@ def _not_a_number(got, want, case) -> bool:
 BEST_BIAS_SHIFT = Exercise(
     name="choose the bias shift", cases=_shift_cases,
     hint="expected one of the shifts {shifts}, got {got}.",
-    passed="picks {want}, the shift with the highest validation accuracy.",
+    passed="on the check's own small logits, picks {want}, the shift with the highest accuracy.",
     run=_the_shift, same=lambda got, want: float(got) == want,
     form=(Mistake("return the shift (a number), not {type}.", _not_a_number),),
     mistakes=(
