@@ -206,7 +206,8 @@ def cluster_model(model: nn.Module, num_clusters, init="linear", generator: torc
     """
     layers = {name: module for name, module in model.named_modules() if isinstance(module, (nn.Linear, nn.Conv2d))}
     if isinstance(num_clusters, dict) and set(num_clusters) != set(layers):
-        raise ValueError(f"give a number of clusters for exactly the layers {list(layers)}, got {sorted(num_clusters)}")
+        raise ValueError(f"give a number of clusters for exactly the layers {list(layers)}, "
+                         f"got {sorted(num_clusters, key=repr)}")
     for name, module in layers.items():
         k = num_clusters[name] if isinstance(num_clusters, dict) else num_clusters
         weight = module.weight.detach()

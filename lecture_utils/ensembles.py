@@ -1,6 +1,8 @@
 """Ensembles: averaging outputs (the teacher of C6) and averaging parameters (C12)."""
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from .training import predict_logits
@@ -22,7 +24,7 @@ def cascade(member_probs: torch.Tensor, threshold: float) -> tuple[torch.Tensor,
     forward passes (1, or the number of members)."""
     if member_probs.dim() != 3:
         raise ValueError(f"member_probs must be (members, images, classes), got shape {tuple(member_probs.shape)}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 <= threshold <= 1:
         raise ValueError(f"threshold must be a number from 0 to 1, got threshold={threshold!r}")
     confidence, first = member_probs[0].max(dim=1)
     alone = confidence >= threshold

@@ -126,10 +126,13 @@ def bits_per_layer(model: nn.Module, bits) -> dict[str, int]:
     """``bits`` as {layer: bits} for every weight matrix of ``model``: one number for all of them, or a
     dict naming each layer (mixed precision), checked."""
     layers = weight_matrix_names(model)
+    if isinstance(bits, (list, tuple)):
+        raise ValueError(f"bits must be one whole number for every layer, or a dict {{layer: bits}} naming each of "
+                         f"{layers}; got a {type(bits).__name__}")
     if not isinstance(bits, dict):
         return dict.fromkeys(layers, require_bits(bits))
     if set(bits) != set(layers):
-        raise ValueError(f"give bits for exactly the layers {layers}, got {sorted(bits)}")
+        raise ValueError(f"give bits for exactly the layers {layers}, got {sorted(bits, key=repr)}")
     return {layer: require_bits(bits[layer]) for layer in layers}
 
 

@@ -34,7 +34,7 @@ from tools.answers import ANSWERS, expected_values, out_of_date
 SOURCES = Path(__file__).resolve().parent.parent / "sources"
 BY_NAME = {e.name: e for e in EXERCISES}
 
-# The notebooks import these, with these parameters: none may disappear or change.
+# The notebooks import these, with these parameters (an exercise replaced takes its check with it).
 SIGNATURES = {name: ["fn"] for name in [
     "check_softmax_with_temperature", "check_distillation_loss", "check_digit_mass", "check_best_bias_shift",
     "check_ensemble_probabilities", "check_average_state_dicts", "check_soft_target_gradient", "check_logit_matching_loss",
@@ -50,7 +50,7 @@ DESIGN_SIGNATURES = {"check_exit_threshold": ["fn", "validation", "test", "macs"
                      "check_costly_false_alarms": ["fn", "cls", "chosen_on", "test"],
                      "check_distillation_temperature": ["fn", "validation", "transfer", "test", "hidden", "epochs", "lr"],
                      "check_binary_budget": ["fn", "train", "chosen_on", "test", "epochs"],
-                     "check_demo_recipe": ["fn", "build", "teacher", "epochs", "train_size", "test"],
+                     "check_demo_recipe": ["fn", "model", "teacher", "epochs", "train_size", "test"],
                      "check_mimic_temperature": ["fn", "chosen_on", "test"],
                      "check_bit_budget": ["fn", "model", "chosen_on", "test"],
                      "check_separable_widths": ["fn"],
@@ -656,7 +656,7 @@ def test_the_distillation_temperature_design_task_trains_three_seeds_on_soft_tar
     wrong = (x, (y + 1) % 10)  # labels the students cannot give
     same = DISTILLATION_TEMPERATURE.measure(lambda v: 2.0, {}, (x, teacher, wrong[1]), (x, y), (8,), 1, 1e-2)
     assert same["each"] == numbers["each"]  # alpha = 1: the labels play no part
-    with pytest.raises(ExerciseError, match="temperature"):
+    with pytest.raises(ExerciseError, match="temperature must be a finite number > 0"):
         check_distillation_temperature(lambda v: 0.0, {}, (x, teacher, y), (x, y), (8,), 1, 1e-2)
     big = (torch.randn(600, 1, 28, 28, generator=g), torch.randint(0, 10, (600,), generator=g))  # labels it cannot know
     with pytest.raises(ExerciseError, match="read the validation errors"):
@@ -683,12 +683,13 @@ def test_the_binary_budget_design_task_trains_and_counts_the_packed_signs():
         check_binary_budget(lambda images, labels: 128, (x, y), (x, y), (x, y), 1)
 
 
-def test_the_demo_recipe_design_task_trains_the_model_with_the_recipe_and_returns_it():
+def test_the_demo_recipe_design_task_trains_the_given_model_with_a_checked_recipe():
     from lecture_utils.exercises import check_demo_recipe
     from lecture_utils.exercises.homework import DEMO_RECIPE
     from lecture_utils.homework import load_tiers
 
     def build():
+        torch.manual_seed(0)
         return nn.Sequential(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(196, 10))  # within the budget
 
     g = torch.Generator().manual_seed(0)
@@ -700,12 +701,60 @@ def test_the_demo_recipe_design_task_trains_the_model_with_the_recipe_and_return
             taught.append(len(x))
             return torch.zeros(len(x), 10)
 
-    numbers = DEMO_RECIPE.measure(lambda: {"lr": 1e-2, "teacher": True}, build, Teacher(), 1, 100, test)
-    assert taught and isinstance(numbers["model"], nn.Module) and numbers["simple"] == 100 * load_tiers()["tiers"]["simple"]
-    again = DEMO_RECIPE.measure(lambda: {"lr": 1e-2, "teacher": True}, build, Teacher(), 1, 100, test)
+    model = build()
+    numbers = DEMO_RECIPE.measure(lambda: {"lr": 1e-2, "teacher": True, "alpha": 0.5}, model, Teacher(), 1, 100, test)
+    assert taught and numbers["simple"] == 100 * load_tiers()["tiers"]["simple"]
+    assert not torch.equal(model[2].weight, build()[2].weight)  # trained in place: the notebook keeps it
+    again = DEMO_RECIPE.measure(lambda: {"lr": 1e-2, "teacher": True, "alpha": 0.5}, build(), Teacher(), 1, 100, test)
     assert again["accuracy"] == numbers["accuracy"]  # seed 0: the same run twice
     with pytest.raises(ExerciseError, match="large steps early and small steps late") as info:
-        check_demo_recipe(lambda: {}, build, None, 1, 100, test)
+        check_demo_recipe(lambda: {}, build(), None, 1, 100, test)
     assert "after 1 epochs on 100 images" in str(info.value)
-    with pytest.raises(ExerciseError, match="return a dict with some of the keys"):
-        check_demo_recipe(lambda: {"epochs": 30}, build, None, 1, 100, test)
+    for recipe, message in [({"epochs": 30}, "return a dict with some of the keys"),
+                            ({"lr": "1e-2"}, "lr must be a number above 0, got lr='1e-2'"),
+                            ({"schedule": "step"}, r"schedule must be one of \['constant', 'cosine', 'one-cycle'\]"),
+                            ({"teacher": "no"}, "teacher must be True or False"),
+                            ({"temperature": 4}, 'they act only with "teacher": True')]:
+        with pytest.raises(ExerciseError, match=message):
+            check_demo_recipe(lambda: recipe, build(), None, 1, 100, test)
+    wide = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))  # 7,850 numbers
+    with pytest.raises(ExerciseError, match="7,850 numbers, over the budget of 5,000: make it fit first"):
+        check_demo_recipe(lambda: {"lr": 1e-2}, wide, None, 1, 100, test)
+
+
+def test_a_design_task_measures_copies_keeps_the_random_state_and_names_the_students_own_errors():
+    from lecture_utils.exercises import check_bit_budget, check_binary_budget, check_cascade_threshold
+    from lecture_utils.exercises.quantization import BIT_BUDGET_TASK
+
+    g = torch.Generator().manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 40), nn.ReLU(), nn.Linear(40, 10))
+    x = torch.randn(300, 1, 28, 28, generator=g)
+    data = (x, model(x).argmax(1))
+    before = [p.clone() for p in model.parameters()]
+
+    def vandal(m, images, labels):  # quantizes the model it is given, in place, to pass as "float"
+        with torch.no_grad():
+            for p in m.parameters():
+                p.zero_()
+        images.zero_()
+        return {"1": 1, "3": 1}, False
+
+    numbers = BIT_BUDGET_TASK.measure(vandal, model, data, data)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters())) and x.abs().sum() > 0
+    assert numbers["lost"] > 0.3  # measured against the untouched float network
+
+    def unpack(m, images, labels):
+        first, second = (1, 2, 3)  # the student's own bug: a ValueError
+        return first, second
+    with pytest.raises(ExerciseError, match="your function raised ValueError: too many values to unpack"):
+        check_bit_budget(unpack, model, data, data)
+
+    state = torch.random.get_rng_state()
+    with pytest.raises(ExerciseError, match="not trained: over the budget"):  # and quickly: nothing is trained
+        check_binary_budget(lambda images, labels: (4096, 4096), (x, data[1]), (x, data[1]), (x, data[1]), 1)
+    with pytest.raises(ExerciseError):
+        check_binary_budget(lambda images, labels: (2,), (x, data[1]), (x, data[1]), (x, (data[1] + 1) % 10), 1)
+    assert torch.equal(torch.random.get_rng_state(), state)  # training inside the check left it as it was
+    probs = torch.softmax(torch.randn(3, 20, 10, generator=g), -1)
+    check_cascade_threshold(lambda p, y: torch.tensor(0.0), (probs, torch.zeros(20, dtype=torch.long)),
+                            (probs, probs[0].argmax(1)))  # a one-number tensor is a number

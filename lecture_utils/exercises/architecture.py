@@ -1,6 +1,7 @@
 """Exercises of notebooks 08-09: depthwise separable convolutions and low-rank factorization."""
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import torch
@@ -10,7 +11,7 @@ from ..architecture import conv_net, low_rank_model
 from ..measure import multiply_accumulates
 from ..models import count_parameters
 from ..training import evaluate
-from .harness import Case, DesignTask, Exercise, Mistake, as_list, close, not_a_pair, tensor_like
+from .harness import Case, DesignTask, Exercise, Mistake, as_list, call_student, close, not_a_pair, tensor_like
 
 # ---- notebook 08 · depthwise separable convolution: k*k*I*O against k*k*I + I*O parameters -------
 
@@ -146,12 +147,13 @@ MAC_SHARE, MIN_LAST_CHANNELS = 0.25, 96  # of the normal CNN's MACs per image; c
 def _width_numbers(fn) -> dict:
     """The channels ``fn`` chooses for a depthwise separable ``conv_net``, measured: its parameters
     and multiply-accumulates per 28 x 28 image, beside the normal CNN's (channels 16, 32, 32)."""
-    channels = fn()
+    channels = call_student(fn)
     if not (isinstance(channels, (tuple, list)) and len(channels) == 3
-            and all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 1024 for c in channels)):
+            and all(isinstance(c, numbers.Integral) and not isinstance(c, bool) and 1 <= c <= 1024 for c in channels)):
         raise ValueError(f"return three whole numbers of channels from 1 to 1024, got {channels!r}")
-    normal, separable = conv_net(False), conv_net(True, channels=tuple(channels))
-    return {"channels": tuple(channels), "parameters": count_parameters(separable),
+    channels = tuple(int(c) for c in channels)
+    normal, separable = conv_net(False), conv_net(True, channels=channels)
+    return {"channels": channels, "parameters": count_parameters(separable),
             "macs": multiply_accumulates(separable, (1, 1, 28, 28)), "last": channels[2],
             "normal_parameters": count_parameters(normal),
             "mac_budget": int(MAC_SHARE * multiply_accumulates(normal, (1, 1, 28, 28)))}
@@ -239,7 +241,7 @@ RANK_BUDGET, MAX_RANK_LOSS = 100_000, 0.5  # parameters of the whole network; po
 def _rank_numbers(fn, model, chosen_on, test) -> dict:
     """The ranks ``fn`` chooses from ``chosen_on`` (images, labels), measured: the factorized network's
     parameters and the test accuracy it loses against ``model``."""
-    ranks = fn(model, *chosen_on)
+    ranks = call_student(fn, model, *chosen_on)
     if not isinstance(ranks, dict) or not ranks:
         raise TypeError(f"return a dict from layer name to rank, e.g. {{'1': 10}}, got {ranks!r}")
     factorized = low_rank_model(model, ranks)

@@ -3,13 +3,14 @@ a design task: clusters per layer for a file of at most a given size."""
 from __future__ import annotations
 
 import copy
+import numbers
 import tempfile
 from pathlib import Path
 
 from ..clustering import cluster_model
 from ..deep_compression import save_compressed
 from ..training import evaluate
-from .harness import Case, DesignTask, Exercise, Mistake, as_list
+from .harness import Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student
 
 # ---- notebook 11 · relative positions: the gap before a weight at p, after one at q, is p - q - 1 ----
 
@@ -88,10 +89,10 @@ FILE_BUDGET, MAX_FILE_ERROR = 19_000, 2.5  # bytes of the Huffman-coded file; te
 def _file_numbers(fn, model, config, chosen_on, test) -> dict:
     """The clusters ``fn`` chooses for the pruned ``model`` from ``chosen_on`` (images, labels),
     measured: the clustered copy written with Huffman coding (its file's bytes) and its test error."""
-    clusters = fn(model, *chosen_on)
+    clusters = as_number(call_student(fn, model, *chosen_on))
     allowed = f"a whole number of clusters from 1 to 256, or a dict {{layer: clusters}}; got {clusters!r}"
     values = clusters.values() if isinstance(clusters, dict) else [clusters]
-    if not all(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 256 for k in values):
+    if not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and 1 <= k <= 256 for k in values):
         raise ValueError(f"return {allowed}")
     clustered = cluster_model(copy.deepcopy(model), clusters)
     with tempfile.TemporaryDirectory() as folder:

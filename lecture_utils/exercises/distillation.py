@@ -2,6 +2,8 @@
 ensembles, the soft-target gradient and logit matching, and their design tasks."""
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from ..data import make_loader
@@ -10,8 +12,8 @@ from ..ensembles import cascade
 from ..models import MLP
 from ..seeds import train_recipes
 from ..training import evaluate
-from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_with_copies, close,
-                      not_one_number, tensor_like, with_gradient)
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_student, call_with_copies,
+                      close, not_one_number, own_random_state, tensor_like, with_gradient)
 
 # ---- notebook 01 · softmax with temperature: p_i = exp(y_i / T) / sum_j exp(y_j / T) ----------------
 
@@ -312,8 +314,8 @@ MAX_GRADIENT_GAP = 0.002
 def _mimic_numbers(fn, chosen_on, test) -> dict:
     """The temperature ``fn`` chooses from ``chosen_on`` (student and teacher logits), measured on
     ``test``'s logits: how far the two gradients are apart there (``mimic_gradient_gap``)."""
-    temperature = as_number(fn(*chosen_on))
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+    temperature = as_number(call_student(fn, *chosen_on))
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
         raise ValueError(f"return a temperature, a number above 0; got {temperature!r}")
     return {"temperature": temperature, "gap": mimic_gradient_gap(*test, temperature)}
 
@@ -345,14 +347,15 @@ def _temperature_numbers(fn, validation, transfer, test, hidden, epochs, lr) -> 
     """The temperature ``fn`` chooses from ``validation`` (the sweep's validation errors by T), measured:
     the MLP student of widths ``hidden`` distilled at that T on the soft targets alone (alpha = 1) on
     ``transfer`` (images, teacher logits, labels), 3 seeds as notebook 01 trains its students, with Adam."""
-    temperature = as_number(fn(validation))
+    temperature = as_number(call_student(fn, validation))
 
     def loss(student_logits, teacher_logits, labels):
         return distillation_loss(student_logits, teacher_logits, labels, temperature, 1.0)
 
     loss(torch.zeros(1, 10), torch.zeros(1, 10), torch.zeros(1, dtype=torch.long))  # a bad temperature says so now
-    students = train_recipes(lambda: MLP(hidden=hidden), {"yours": loss}, list(STUDENT_SEEDS),
-                             make_loader(*transfer, seed=0), epochs=epochs, lr=lr, verbose=False)["yours"]
+    with own_random_state():  # training seeds: the notebook's own random state is left as it was
+        students = train_recipes(lambda: MLP(hidden=hidden), {"yours": loss}, list(STUDENT_SEEDS),
+                                 make_loader(*transfer, seed=0), epochs=epochs, lr=lr, verbose=False)["yours"]
     errors = [evaluate(m, *test).errors for m in students]
     return {"temperature": temperature, "errors": sum(errors) / len(errors), "each": errors}
 
@@ -383,8 +386,8 @@ MAX_FALSE_SHARE, MIN_FOUND = 0.5, 80.0  # % of the other digits' images taken fo
 def _shift_numbers(fn, cls, chosen_on, test) -> dict:
     """The shift ``fn`` chooses from ``chosen_on`` (logits, labels), measured on ``test``: the share of
     ``cls``'s images answered right, and of the other images taken for ``cls``."""
-    shift = as_number(fn(*chosen_on, cls))
-    if isinstance(shift, bool) or not isinstance(shift, (int, float)):
+    shift = as_number(call_student(fn, *chosen_on, cls))
+    if isinstance(shift, bool) or not isinstance(shift, numbers.Real):
         raise TypeError(f"return the shift, a number; got {shift!r}")
     outcome = bias_shift_outcome(*test, cls, shift)
     return {"shift": shift, "cls": cls, "false": outcome["false_cls"],
@@ -424,7 +427,7 @@ def _cascade_numbers(fn, chosen_on, test) -> dict:
     """The threshold ``fn`` chooses from ``chosen_on`` (member probabilities, labels), measured on
     ``test``: the cascade's forward passes per image and its errors against the whole ensemble's."""
     probs, labels = test
-    threshold = as_number(fn(*chosen_on))
+    threshold = as_number(call_student(fn, *chosen_on))
     predictions, passes = cascade(probs, threshold)
     return {"threshold": threshold, "passes": passes.double().mean().item(), "members": len(probs),
             "errors": int((predictions != labels).sum()), "ensemble": int((probs.mean(0).argmax(1) != labels).sum())}

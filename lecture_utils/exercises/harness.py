@@ -287,8 +287,8 @@ class DesignTask:
     """A design decision with a goal that can be measured: the check measures what the student's
     function chose or built (not their code) and says, with the numbers, whether the goal is met.
 
-    ``measure(fn, *context)`` calls the student's ``fn`` as the task says and returns the measured
-    numbers as a dict; a choice that is not allowed raises ``ValueError`` or ``TypeError`` saying
+    ``measure(fn, *context)`` calls the student's ``fn`` as the task says (through ``call_student``: on
+    copies, its own errors marked as its own) and returns the measured numbers as a dict; a choice that is not allowed raises ``ValueError`` or ``TypeError`` saying
     what is. ``met(numbers)`` says whether the goal is reached; ``report`` is a template over the
     numbers, shown either way; ``hints`` are ``(applies(numbers), hint)`` pairs, the first that
     applies is said when the goal is missed (else ``hint``). A hint says which way to move, never
@@ -310,6 +310,8 @@ class DesignTask:
             numbers = self.measure(fn, *context)
         except NotImplementedError:
             raise ExerciseError(f"{self.name}: not yet. {NOT_IMPLEMENTED}", self) from None
+        except StudentRaised as raised:
+            raise ExerciseError(f"{self.name}: not yet. your function raised {raised}", self) from None
         except (ValueError, TypeError) as exc:  # a choice outside what is allowed: say what is
             raise ExerciseError(f"{self.name}: not yet. {exc}", self) from None
         except Exception as exc:  # the student's bug: one message, no chained traceback
@@ -320,6 +322,33 @@ class DesignTask:
             return numbers
         hint = next((text for applies, text in self.hints if _applies(applies, numbers)), self.hint)
         raise ExerciseError(f"{self.name}: not yet. {measured}; the goal is {self.goal}. {_fill(hint, numbers)}", self)
+
+
+class StudentRaised(Exception):
+    """What the student's function raised while a design task measured it (``error``): reported as the
+    student's bug, not as a choice the task does not allow."""
+
+    def __init__(self, error: Exception):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+
+
+def call_student(fn, *args):
+    """``fn(*args)`` on copies of ``args``, so that the student's function cannot change what the check
+    measures next (the notebook's model or tensors); NotImplementedError passes through, anything else
+    it raises comes back as StudentRaised."""
+    try:
+        return fn(*copy.deepcopy(args))
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # the student's bug, whatever its type
+        raise StudentRaised(exc) from None
+
+
+def own_random_state():
+    """A context in which a check may seed and draw (to train, say) and leave the notebook's random state,
+    on the CPU and on every GPU, as it found it."""
+    return torch.random.fork_rng()
 
 
 def _applies(condition, numbers) -> bool:

@@ -2,6 +2,8 @@
 model within the budget, and a design task: a recipe that makes the short demonstration run count."""
 from __future__ import annotations
 
+import math
+import numbers
 from typing import NamedTuple
 
 import torch
@@ -10,7 +12,7 @@ from torch import nn
 from ..homework import BUDGET, load_tiers, train_submission
 from ..measure import count_budget, count_parameters
 from ..training import evaluate
-from .harness import Case, DesignTask, Exercise, Mistake, as_number, call_with_copies
+from .harness import Case, DesignTask, Exercise, Mistake, as_number, call_student, call_with_copies, own_random_state
 
 # ---- counting (C20): every number in parameters and buffers, not bytes; batch norm's running statistics aside
 
@@ -139,24 +141,56 @@ def check_homework_model(build_fn, budget: int | None = None) -> None:
 
 # ---- design: the short demonstration run, made to count ----------------------------------------------
 
-RECIPE_KEYS = ("lr", "schedule", "temperature", "alpha", "jitter", "teacher")
+SCHEDULES = ("constant", "cosine", "one-cycle")
 
 
-def _demo_numbers(fn, build, teacher, epochs, train_size, test) -> dict:
-    """The recipe ``fn`` chooses, measured: ``build()`` trained with it by ``train_submission`` for
-    ``epochs`` epochs on the first ``train_size`` training images (seed 0; ``"teacher": True`` distils
-    from ``teacher``), then its accuracy on ``test``, against the simple tier."""
-    recipe = fn()
-    if not isinstance(recipe, dict) or not set(recipe) <= set(RECIPE_KEYS):
-        raise ValueError(f"return a dict with some of the keys {list(RECIPE_KEYS)} (the length of the run is the "
+def _is_number(value, low=None, high=None, whole=False) -> bool:
+    kind = numbers.Integral if whole else numbers.Real
+    return (isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+            and (low is None or value >= low) and (high is None or value <= high))
+
+
+# What each setting of a recipe may be, and how to say so.
+RECIPE_RULES = {
+    "lr": (lambda v: _is_number(v) and v > 0, "a number above 0"),
+    "schedule": (lambda v: v in SCHEDULES, f"one of {list(SCHEDULES)}"),
+    "temperature": (lambda v: _is_number(v) and v > 0, "a number above 0"),
+    "alpha": (lambda v: _is_number(v, 0, 1), "a number from 0 to 1"),
+    "jitter": (lambda v: _is_number(v, 0, 4, whole=True), "a whole number of pixels from 0 to 4"),
+    "teacher": (lambda v: isinstance(v, bool), "True or False"),
+}
+
+
+def require_recipe(recipe) -> dict:
+    """``recipe`` checked: a dict of ``train_submission`` settings (the run's length is the notebook's), or a
+    ValueError that says what is wrong and what is allowed."""
+    if not isinstance(recipe, dict) or not set(recipe) <= set(RECIPE_RULES):
+        raise ValueError(f"return a dict with some of the keys {list(RECIPE_RULES)} (the length of the run is the "
                          f"demonstration's), got {recipe!r}")
+    for key, value in recipe.items():
+        allowed, what = RECIPE_RULES[key]
+        if not allowed(value):
+            raise ValueError(f"{key} must be {what}, got {key}={value!r}")
+    if not recipe.get("teacher") and {"temperature", "alpha"} & set(recipe):
+        raise ValueError('temperature and alpha shape the distillation loss: they act only with "teacher": True')
+    return recipe
+
+
+def _demo_numbers(fn, model, teacher, epochs, train_size, test) -> dict:
+    """The recipe ``fn`` chooses, measured: ``model`` (untrained, within the budget) trained with it in
+    place by ``train_submission`` for ``epochs`` epochs on the first ``train_size`` training images
+    (seed 0; ``"teacher": True`` distils from ``teacher``), then its accuracy on ``test``, against the
+    simple tier."""
+    recipe = require_recipe(call_student(fn))
+    counted = count_budget(model)
+    if counted > BUDGET:
+        raise ValueError(f"the model carries {counted:,} numbers, over the budget of {BUDGET:,}: make it fit first "
+                         "(exercise 2)")
     settings = {k: v for k, v in recipe.items() if k != "teacher"}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = build()
+    with own_random_state():  # training seeds: the notebook's own random state is left as it was
         train_submission(model, teacher if recipe.get("teacher") else None, epochs=epochs, train_size=train_size,
                          seed=0, verbose=False, **settings)
-    return {"recipe": recipe, "epochs": epochs, "images": train_size, "model": model,
+    return {"recipe": recipe, "epochs": epochs, "images": train_size,
             "accuracy": 100 * evaluate(model, *test).accuracy, "simple": 100 * load_tiers()["tiers"]["simple"]}
 
 
@@ -172,12 +206,12 @@ DEMO_RECIPE = DesignTask(
 )
 
 
-def check_demo_recipe(fn, build, teacher, epochs, train_size, test):
+def check_demo_recipe(fn, model, teacher, epochs, train_size, test) -> None:
     """Design task (homework): ``fn()`` returns a recipe, a dict of ``train_submission``'s settings (``lr``,
-    ``schedule``, ``temperature``, ``alpha``, ``jitter``, and ``"teacher": True`` to distil from
-    ``teacher``); the check trains ``build()`` with it for ``epochs`` epochs on ``train_size`` images
-    and returns the trained model; met when it reaches the simple tier's accuracy on ``test``."""
-    return DEMO_RECIPE.check(fn, build, teacher, epochs, train_size, test)["model"]
+    ``schedule``, ``jitter``, and ``"teacher": True`` with ``temperature`` and ``alpha`` to distil from
+    ``teacher``); the check trains ``model`` with it, in place, for ``epochs`` epochs on ``train_size``
+    images; met when it reaches the simple tier's accuracy on ``test``. Met or not, ``model`` is trained."""
+    DEMO_RECIPE.check(fn, model, teacher, epochs, train_size, test)
 
 
 EXERCISES = (PARAMETER_COUNT, HOMEWORK_MODEL)

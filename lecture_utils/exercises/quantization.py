@@ -2,6 +2,8 @@
 decoding, binary weights and the straight-through estimator."""
 from __future__ import annotations
 
+import numbers
+
 import torch
 import torch.nn.functional as F
 
@@ -11,8 +13,8 @@ from ..data import make_loader
 from ..huffman import fixed_length_bits
 from ..quantization import quantization_params, quantize_model, quantized_model_bytes
 from ..training import evaluate, fit
-from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, close, not_a_pair,
-                      tensor_like, with_gradient)
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_student, close,
+                      not_a_pair, own_random_state, tensor_like, with_gradient)
 
 # ---- notebook 05 · uniform quantization: w' = (clamp(round(w / scale) + zero_point, 0, 2^b - 1) - zero_point) * scale
 
@@ -238,17 +240,23 @@ def _binary_numbers(fn, train, chosen_on, test, epochs) -> dict:
     """The hidden widths ``fn`` chooses from ``chosen_on`` (validation images, labels), measured: a
     deterministic BinaryConnect MLP of those widths trained on ``train`` as notebook 07 trains
     (seed 0, ``epochs`` epochs of Adam at 3e-3, weights clipped), its packed weight bytes and test error."""
-    hidden = fn(*chosen_on)
+    hidden = call_student(fn, *chosen_on)
     if not (isinstance(hidden, (tuple, list)) and 1 <= len(hidden) <= 3
-            and all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 4096 for h in hidden)):
+            and all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and 1 <= h <= 4096 for h in hidden)):
         raise ValueError(f"return the hidden widths, one to three whole numbers from 1 to 4096, got {hidden!r}")
-    with torch.random.fork_rng(devices=[]):
+    hidden = tuple(int(h) for h in hidden)
+    with own_random_state():  # training seeds: the notebook's own random state is left as it was
         torch.manual_seed(0)
-        model = binary_mlp(hidden=tuple(hidden), mode="deterministic")
+        model = binary_mlp(hidden=hidden, mode="deterministic")
+        size = weight_bytes(model)  # the bytes do not depend on training: over the budget, no training at all
+        if size > BINARY_BUDGET:
+            return {"hidden": hidden, "bytes": size, "budget": BINARY_BUDGET, "error": None,
+                    "result": "not trained: over the budget"}
         fit(model, make_loader(*train, seed=0), F.cross_entropy, epochs=epochs, lr=3e-3, after_step=clip_weights,
             verbose=False)
-    return {"hidden": tuple(hidden), "bytes": weight_bytes(model), "budget": BINARY_BUDGET,
-            "error": 100 * (1 - evaluate(model, *test).accuracy)}
+    error = 100 * (1 - evaluate(model, *test).accuracy)
+    return {"hidden": hidden, "bytes": size, "budget": BINARY_BUDGET, "error": error,
+            "result": f"test error {error:.2f}%"}
 
 
 BINARY_BUDGET_TASK = DesignTask(
@@ -256,7 +264,7 @@ BINARY_BUDGET_TASK = DesignTask(
     goal=f"at most {BINARY_BUDGET:,} bytes of weights, test error at most {MAX_BINARY_ERROR:g}%",
     measure=_binary_numbers,
     met=lambda n: n["bytes"] <= BINARY_BUDGET and n["error"] <= MAX_BINARY_ERROR,
-    report="hidden {hidden}: {bytes:,} bytes of weights, test error {error:.2f}%",
+    report="hidden {hidden}: {bytes:,} bytes of weights, {result}",
     hint="train a few widths on the training images and compare them on the validation images.",
     hints=(
         (lambda n: n["bytes"] > BINARY_BUDGET, "over the budget: narrower layers, first where a layer has the most "
@@ -284,7 +292,7 @@ MAX_BIT_LOSS = 0.3  # points of test accuracy, against float32
 def _bit_numbers(fn, model, chosen_on, test) -> dict:
     """The bits per layer (and per-channel or not) that ``fn`` chooses from ``chosen_on`` (images,
     labels), measured on ``test``: the bytes of the network stored for real and the accuracy lost."""
-    choice = fn(model, *chosen_on)
+    choice = call_student(fn, model, *chosen_on)
     if not (isinstance(choice, tuple) and len(choice) == 2 and isinstance(choice[1], bool)):
         raise TypeError(f"return a pair (bits, per_channel): bits a number or a dict {{layer: bits}}, per_channel "
                         f"True or False; got {choice!r}")
@@ -330,8 +338,8 @@ MAX_CLUSTERS = 256
 def _cluster_numbers(fn, model, layer, chosen_on, test) -> dict:
     """The number of clusters ``fn`` chooses from ``chosen_on`` (images, labels it may use), measured on
     ``test``: the index bits it needs and the accuracy lost with that many clusters in ``layer``."""
-    k = as_number(fn(model, layer, *chosen_on))
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_CLUSTERS:
+    k = as_number(call_student(fn, model, layer, *chosen_on))
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= MAX_CLUSTERS:
         raise ValueError(f"return a whole number of clusters from 1 to {MAX_CLUSTERS}, got {k!r}")
     full = 100 * evaluate(model, *test).accuracy
     lost = full - 100 * evaluate_clustered_layer(model, layer, k, *test)["accuracy"]

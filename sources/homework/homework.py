@@ -196,10 +196,11 @@ print(f"the strong tier's recipe ({tiers['tier_reference']['strong']}): {recipe}
 # Here the notebook trains your model only briefly: `P.homework_demo_epochs` epochs on the first `P.homework_demo_size`
 # training images (in the lecture profile two epochs on 20,000 images, about 15 s): `train_submission(model,
 # epochs=P.homework_demo_epochs, train_size=P.homework_demo_size, **recipe)`. With `train_submission`'s defaults that run
-# stays below the simple tier (return `{}` to see it). Choose a recipe that reaches the **simple tier's accuracy** in that short run:
-# write `my_demo_recipe()`, returning a dict of `train_submission` settings (`lr`, `schedule`, `temperature`,
-# `alpha`, `jitter`, and `"teacher": True` to distil from the notebook's teacher). The check trains your `build_model()`
-# with it (seed 0), measures the test accuracy, and hands back the trained model for the next cells. To compare
+# stays below the simple tier (return `{}` to see it). Choose a recipe that reaches the **simple tier's accuracy** in
+# that short run: write `my_demo_recipe()`, returning a dict of `train_submission` settings (`lr`, `schedule`,
+# `jitter`, and `"teacher": True` with `temperature` and `alpha` to distil from the notebook's teacher). The check
+# trains your model (built in the cell) with it, in place, and measures its test accuracy; met or not, the trained
+# model goes on to the next cells. To compare
 # recipes yourself, train with them and measure on the last 5,000 training images, which the short run never sees.
 
 # %%
@@ -212,8 +213,9 @@ def my_demo_recipe():
     ### END SOLUTION
 
 
-model = check_demo_recipe(my_demo_recipe, my_model.build_model, teacher, P.homework_demo_epochs, P.homework_demo_size,
-                          (x_test, y_test))
+torch.manual_seed(setup.seed)  # the same starting weights on every run
+model = my_model.build_model()
+check_demo_recipe(my_demo_recipe, model, teacher, P.homework_demo_epochs, P.homework_demo_size, (x_test, y_test))
 
 # %% [markdown]
 # **What did you see?** What did the recipe change, and why does it matter most in a short run?
