@@ -39,9 +39,10 @@ import torch
 from lecture_utils import claim, count_parameters, distillation_loss, evaluate, fit, load_mnist, make_loader, predict_logits
 from lecture_utils.architecture import low_rank_factorize
 from lecture_utils.clustering import cluster_model
-from lecture_utils.deep_compression import (kept_fraction, load_compressed, make_pruning_permanent, prune_to,
-                                       save_compressed, save_state_dict)
-from lecture_utils.exercises import check_canonical_code, check_file_budget, check_gaps_with_escape
+from lecture_utils.deep_compression import (kept_fraction, load_compressed, make_pruning_permanent, plain_weights, prune_to,
+                                           save_compressed, save_state_dict)
+from lecture_utils.exercises import check_coded_sizes, check_file_budget, check_gaps_with_escape
+from lecture_utils.measure import fixed_length_bits
 from lecture_utils.pretrained import load_teacher
 
 x_train, y_train = load_mnist(train=True)
@@ -181,32 +182,50 @@ record("+ clustering (16 per layer), fixed bits",
 # %% [markdown]
 # ## 5 · Huffman coding of the indices and the gaps
 #
-# With fixed-width codes every index takes 4 bits and every gap 7 (symbols 0 to 64). Where the symbols are not equally
-# common, Huffman coding gives the common ones short codes; the file sizes before and after, in the table below, say
-# how much that saved here. The file stores only each code's
-# *lengths*, one byte per symbol: the **canonical** code is rebuilt from them (sort the symbols by length, then by
-# symbol; count up in binary, adding a 0 bit whenever the length grows).
+# With fixed-width codes every index takes 4 bits and every gap 7 (symbols 0 to 64). Where do the bytes of that file go?
 #
-# ### Exercise: the canonical code from the lengths
+# ### Exercise 2 · Where the bytes go
 #
-# Write `my_canonical_code(lengths)`: from `{symbol: length}`, the code `{symbol: '010'}`. Sort by (length, symbol);
-# the first symbol gets `length` zeros; each next one gets the previous code + 1, shifted left by the growth in length.
-# Example: `{0: 1, 1: 2, 2: 3, 3: 3}` gives `{0: '0', 1: '10', 2: '110', 3: '111'}`.
+# Write `my_coded_sizes(weights, max_gap)`: for each layer of `weights` (a dict `{name: weight tensor}`, pruned: most
+# entries exactly 0), the pair `(gap_bytes, index_bytes)` that fixed-length codes take in the file. The gaps are the
+# symbols that exercise 1's function gives for the positions of the non-zero weights (in the flattened tensor), each
+# symbol one of `max_gap + 1` values; each kept weight has an index into the layer's codebook of distinct values;
+# `fixed_length_bits(n)` is the bits a fixed-length code for `n` symbols needs, and each part is packed into whole
+# bytes. The cell then splits the notebook's own fixed-length file.
 
 # %%
-def my_canonical_code(lengths):
+def my_coded_sizes(weights, max_gap):
     ### BEGIN SOLUTION
-    code, value, previous = {}, 0, None
-    for symbol, length in sorted(lengths.items(), key=lambda item: (item[1], item[0])):
-        if previous is not None:
-            value = (value + 1) << (length - previous)
-        code[symbol] = format(value, f"0{length}b")
-        previous = length
-    return code
+    from lecture_utils.deep_compression import gaps_with_escape  # exercise 1's function
+
+    def bits(n):  # a fixed-length code for n symbols: ceil(log2 n) bits, at least 1
+        return max(1, (n - 1).bit_length())
+
+    sizes = {}
+    for name, w in weights.items():
+        flat = w.reshape(-1)
+        positions = torch.nonzero(flat).reshape(-1).tolist()
+        symbols = len(gaps_with_escape(positions, max_gap))
+        codebook = len(torch.unique(flat[flat != 0]))
+        sizes[name] = (-(-symbols * bits(max_gap + 1) // 8), -(-len(positions) * bits(codebook) // 8))  # rounded up
+    return sizes
     ### END SOLUTION
 
 
-check_canonical_code(my_canonical_code)
+check_coded_sizes(my_coded_sizes)
+matrices = {name: w for name, w in plain_weights(student).items() if name.endswith("weight") and w.dim() == 2}
+parts = my_coded_sizes(matrices, 64)
+gap_bytes, index_bytes = sum(g for g, _ in parts.values()), sum(i for _, i in parts.values())
+fixed_file = steps[-1][1]
+print("fixed-length file, by layer (gap bytes, index bytes):", parts)
+print(f"gaps {gap_bytes:,} bytes and indices {index_bytes:,} bytes of the file's {fixed_file:,}; the rest "
+      f"({fixed_file - gap_bytes - index_bytes:,} bytes) is the codebooks, the biases and the header")
+
+# %% [markdown]
+# Where the symbols are not equally common, Huffman coding gives the common ones short codes; the file sizes before
+# and after, in the table below, say how much that saved here. The file stores only each code's *lengths*, one byte per
+# symbol: the **canonical** code is rebuilt from them (`huffman.canonical_code`: sort the symbols by length, then by
+# symbol; count up in binary, adding a 0 bit whenever the length grows).
 
 # %%
 compressed_path = files / "compressed.lcz"
@@ -254,8 +273,8 @@ check_file_budget(my_clusters, pruned, CONFIG, (x_train[-5000:], y_train[-5000:]
 #
 # ### BEGIN SOLUTION
 # Each cluster more costs a few hundred bytes (the printed sizes), yet even with 4 clusters the file takes over 16,000
-# bytes: fewer values shorten the indices, while what else the file holds (the gaps, the codebooks, the biases)
-# stays. On the given images the error falls steeply from 4 clusters (2.98%) to 7 (1.58%), then stays between 1.56
+# bytes: fewer values shorten the indices, while what else the file holds stays, above all the gaps (exercise 2: in
+# the fixed-length file they take 17,833 of its 31,001 bytes, the indices 10,152). On the given images the error falls steeply from 4 clusters (2.98%) to 7 (1.58%), then stays between 1.56
 # and 1.76% up to 14 clusters: 1.58% against 1.76% is 9 images of 5,000, so past about 7 values per layer the budget,
 # not the accuracy, decides, and the whole budget can go to clusters. The given images flatter the network: it was
 # fine-tuned on them, and on the test images (the check's line) the same choice makes more errors (2.40% against

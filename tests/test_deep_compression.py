@@ -10,7 +10,7 @@ from lecture_utils.architecture import low_rank_factorize
 from lecture_utils.clustering import cluster_model
 from lecture_utils.deep_compression import (CompressedFileError, gaps_with_escape, kept_fraction, load_compressed,
                                        make_pruning_permanent, positions_from_gaps, prune_to, save_compressed)
-from lecture_utils.exercises import ExerciseError, check_canonical_code, check_gaps_with_escape
+from lecture_utils.exercises import ExerciseError, check_coded_sizes, check_gaps_with_escape
 from lecture_utils.huffman import average_code_length, canonical_code, huffman_code, kraft_sum
 from lecture_utils.models import MLP, build_model
 
@@ -169,9 +169,33 @@ def test_save_refuses_bad_options(tmp_path, kwargs, match):
         save_compressed(tmp_path / "m", pruned_model(), CONFIG, **kwargs)
 
 
+def _sizes_from_the_file(weights, max_gap):
+    """What save_compressed writes with fixed-length codes, read from its own header: each layer's gap and
+    index sections."""
+    import json
+    import struct
+    import tempfile
+    from pathlib import Path
+
+    from lecture_utils.deep_compression import MAGIC
+
+    model = torch.nn.Module()
+    for name, w in weights.items():
+        layer = torch.nn.Linear(w.shape[1], w.shape[0], bias=False)
+        layer.weight.data.copy_(w)
+        model.add_module(name.removesuffix(".weight"), layer)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "m.lcz"
+        save_compressed(path, model, CONFIG, coding="fixed", max_gap=max_gap)
+        blob = path.read_bytes()
+    header = json.loads(blob[len(MAGIC) + 4:len(MAGIC) + 4 + struct.unpack("<I", blob[len(MAGIC):len(MAGIC) + 4])[0]])
+    # sections of a sparse layer: gaps, then the codebook, then the indices
+    return {t["name"]: (t["sections"][0], t["sections"][2]) for t in header["tensors"]}
+
+
 def test_exercise_checks_of_11(capsys):
     check_gaps_with_escape(gaps_with_escape)
-    check_canonical_code(canonical_code)
+    check_coded_sizes(_sizes_from_the_file)  # the exercise's numbers are the file's own
     assert capsys.readouterr().out.count("✓") == 2
 
 
@@ -179,9 +203,8 @@ def test_exercise_checks_of_11(capsys):
     (check_gaps_with_escape, lambda p, m: [b - a for a, b in zip([0, *p[:-1]], p)], "p - q - 1"),
     (check_gaps_with_escape, lambda p, m: [b - a - 1 for a, b in zip([-1, *p[:-1]], p)], "escape symbol"),
     (check_gaps_with_escape, lambda p, m: (_ for _ in ()).throw(NotImplementedError), "NotImplementedError"),
-    (check_canonical_code, lambda lengths: {s: "1" * n for s, n in lengths.items()}, r"previous code \+ 1"),
-    (check_canonical_code, lambda lengths: {s: "0" for s in lengths}, "exactly the length"),
-    (check_canonical_code, lambda lengths: list(lengths), "return a dict"),
+    (check_coded_sizes, lambda w, m: {k: (0, 0) for k in w}, "expected"),
+    (check_coded_sizes, lambda w, m: list(w), "return a dict"),
 ])
 def test_exercise_hints_of_11(check, fn, hint):
     with pytest.raises(ExerciseError, match=hint):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -31,8 +32,8 @@ from lecture_utils.exercises import EXERCISES
 from lecture_utils.exercises.combining import differences
 from lecture_utils.exercises.harness import EXPECTED_FILE, Exercise, load_expected
 from lecture_utils.files import atomic_write_bytes
-from lecture_utils.huffman import canonical_code, huffman_decode
-from lecture_utils.measure import BATCH_NORM_STATISTICS, count_budget, count_parameters
+from lecture_utils.huffman import huffman_decode
+from lecture_utils.measure import BATCH_NORM_STATISTICS, count_budget, count_parameters, fixed_length_bits
 from lecture_utils.quantization import pack_bits, quantize_uniform
 
 
@@ -235,6 +236,23 @@ def conv_costs(i, o, k, n):
     return normal, separable, normal * n * n, separable * n * n
 
 
+def coded_sizes(weights, max_gap, escapes=True, gap_symbols=None, every_weight=False, zero_in_codebook=False,
+                whole_bytes=True):
+    """For each layer, the bytes of its gaps and of its kept weights' indices in fixed-length codes (the
+    keyword arguments make the catalogued mistakes)."""
+    sizes = {}
+    for name, w in weights.items():
+        flat = w.reshape(-1)
+        positions = torch.nonzero(flat).reshape(-1).tolist()
+        gaps = len(gaps_with_escape(positions, max_gap)) if escapes else len(positions)
+        values = len(torch.unique(flat[flat != 0])) + (1 if zero_in_codebook else 0)
+        gap_bits = fixed_length_bits((max_gap + 1) if gap_symbols is None else gap_symbols) * gaps
+        index_bits = fixed_length_bits(values) * (flat.numel() if every_weight else len(positions))
+        sizes[name] = ((math.ceil(gap_bits / 8), math.ceil(index_bits / 8)) if whole_bytes
+                       else (gap_bits / 8, index_bits / 8))
+    return sizes
+
+
 def first_confident_exit(confidences: torch.Tensor, threshold: float) -> list:
     """For each image (column), the first exit (row) with confidence >= threshold; the last exit if none."""
     last = len(confidences) - 1
@@ -283,10 +301,14 @@ LATER = {
         lambda p, m: differences(p, 0),
         lambda p, m: [d - 1 for d in differences(p, -1)],
     )),
-    "canonical Huffman code": Answers(canonical_code, (
-        lambda lengths: list(canonical_code(lengths).values()),
-        lambda lengths: {s: "0" for s in lengths},
-        lambda lengths: {s: "1" * n for s, n in lengths.items()},
+    "where the bytes go": Answers(coded_sizes, (
+        lambda w, m: list(coded_sizes(w, m).values()),
+        lambda w, m: {k: sum(v) for k, v in coded_sizes(w, m).items()},
+        lambda w, m: coded_sizes(w, m, escapes=False),
+        lambda w, m: coded_sizes(w, m, gap_symbols=m),
+        lambda w, m: coded_sizes(w, m, every_weight=True),
+        lambda w, m: coded_sizes(w, m, zero_in_codebook=True),
+        lambda w, m: coded_sizes(w, m, whole_bytes=False),
     )),
     "counting parameters": Answers(count_budget, (
         lambda m: 4 * count_parameters(m),

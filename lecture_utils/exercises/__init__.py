@@ -11,7 +11,7 @@ teachers, in ``tools/answers.py``). The modules follow the lecture:
 * ``quantization``: notebooks 05-07 (quantization, clustering, Huffman, binary weights);
 * ``architecture``: notebooks 08-09 (separable convolutions, low-rank factorization);
 * ``dynamic``: notebook 10 (early exits);
-* ``combining``: notebook 11 (gaps, canonical codes);
+* ``combining``: notebook 11 (gaps, where the bytes of the file go);
 * ``homework``: the homework (counting parameters, the model, a recipe).
 
 Each module also holds its notebooks' design tasks (``DesignTask``: a decision with a measurable
@@ -20,7 +20,7 @@ goal, checked by measuring what the student's function chose), gathered in ``DES
 from . import architecture, combining, distillation, dynamic, homework, quantization
 from .architecture import (check_conv_costs, check_rank_budget, check_separable_approximation, check_separable_block,
                            check_separable_widths, check_truncated_svd)
-from .combining import check_canonical_code, check_file_budget, check_gaps_with_escape
+from .combining import check_coded_sizes, check_file_budget, check_gaps_with_escape
 from .distillation import (check_average_state_dicts, check_best_bias_shift, check_cascade_threshold,
                            check_costly_false_alarms, check_digit_mass, check_distillation_loss, check_distillation_temperature,
                            check_ensemble_probabilities, check_logit_matching_loss, check_mimic_temperature,
@@ -54,6 +54,6 @@ __all__ = [
     "check_truncated_svd", "check_separable_approximation", "check_rank_budget",
     # notebooks 10-11 and the homework
     "check_exit_gradients", "check_exit_threshold", "check_first_confident_exit",
-    "check_gaps_with_escape", "check_canonical_code", "check_file_budget",
+    "check_gaps_with_escape", "check_coded_sizes", "check_file_budget",
     "check_parameter_count", "check_homework_model", "check_demo_recipe",
 ]

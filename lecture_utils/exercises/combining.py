@@ -1,11 +1,13 @@
-"""Exercises of notebook 11: the relative positions of pruned weights, canonical Huffman codes, and
-a design task: clusters per layer for a file of at most a given size."""
+"""Exercises of notebook 11: the relative positions of pruned weights, where the bytes of the file go,
+and a design task: clusters per layer for a file of at most a given size."""
 from __future__ import annotations
 
 import copy
 import numbers
 import tempfile
 from pathlib import Path
+
+import torch
 
 from ..clustering import cluster_model
 from ..deep_compression import save_compressed
@@ -49,36 +51,56 @@ def check_gaps_with_escape(fn) -> None:
     GAPS_WITH_ESCAPE.check(fn)
 
 
-# ---- notebook 11 · canonical Huffman codes: only the code lengths need storing ---------------------
+# ---- notebook 11 · where the bytes of the file go: fixed-length gaps and indices, layer by layer -------
 
-def _code_cases():
-    return [Case((lengths,), f"lengths {lengths}")
-            for lengths in [{0: 1, 1: 2, 2: 3, 3: 3}, {"a": 2, "b": 2, "c": 2, "d": 2}, {5: 3, 1: 2, 7: 3, 2: 1},
-                            {0: 1}]]
+def _sizes_cases():
+    g = torch.Generator().manual_seed(11)
+
+    def sparse(shape, keep, values):
+        w = torch.tensor(values)[torch.randint(0, len(values), shape, generator=g)]
+        return torch.where(torch.rand(shape, generator=g) < keep, w, torch.zeros(()))
+
+    weights = {"1.weight": sparse((6, 40), 0.1, [-0.5, -0.1, 0.25, 0.75]), "3.weight": sparse((4, 6), 0.6, [-0.3, 0.4])}
+    return [Case((weights, max_gap), f"max_gap={max_gap}", {"layers": sorted(weights)}) for max_gap in (8, 64)]
 
 
-def _not_prefix_free(got, want, case) -> bool:
-    codes = list(got.values())
-    return any(i != j and b.startswith(a) for i, a in enumerate(codes) for j, b in enumerate(codes))
+def _not_per_layer(got, want, case) -> bool:
+    return not isinstance(got, dict) or set(got) != set(want)
 
 
-CANONICAL_CODE = Exercise(
-    name="canonical Huffman code", cases=_code_cases,
-    hint="expected {want}, got {got}: take the symbols in order of (length, symbol), starting from all zeros.",
-    passed="correct on 4 cases; only the lengths need storing.",
-    form=(Mistake("return a dict {{symbol: '0101'}}, not {type}.", lambda got, want, case: not isinstance(got, dict)),),
+def _not_pairs(got, want, case) -> bool:
+    return not all(isinstance(v, (tuple, list)) and len(v) == 2 for v in got.values())
+
+
+def _same_sizes(got, want) -> bool:
+    return got.keys() == want.keys() and all(list(got[k]) == list(want[k]) for k in want)
+
+
+CODED_SIZES = Exercise(
+    name="where the bytes go", cases=_sizes_cases, same=_same_sizes,
+    hint="expected {want}, got {got}.",
+    passed="the bytes of the gaps and of the indices, layer by layer, as the fixed-length file writes them.",
+    form=(
+        Mistake("return a dict {{layer: (gap_bytes, index_bytes)}} with one entry per layer given ({layers}).",
+                _not_per_layer),
+        Mistake("each layer's entry is a pair (gap_bytes, index_bytes).", _not_pairs),
+    ),
     mistakes=(
-        Mistake("each symbol's code must have exactly the length given.",
-                lambda got, want, case: {s: len(c) for s, c in got.items()} != case.args[0]),
-        Mistake("this is not a prefix code: one code is the beginning of another. Count up: each next code is the "
-                "previous code + 1, shifted left when the length grows.", _not_prefix_free),
+        Mistake("too few gap bytes: a gap too long for the code costs escape symbols too. Count the symbols of "
+                "gaps_with_escape, not the kept weights."),
+        Mistake("a gap symbol is one of max_gap + 1 values (0 to max_gap): its fixed length follows from that count."),
+        Mistake("only the kept (non-zero) weights have an index: where the zeros are, the gaps already say."),
+        Mistake("zero is not in the codebook: count the distinct values of the kept weights only."),
+        Mistake("the file holds whole bytes: each part is packed, and its last byte padded."),
     ),
 )
 
 
-def check_canonical_code(fn) -> None:
-    """Exercise (notebook 11): ``fn(lengths)`` -> the canonical prefix code for ``{symbol: length}``."""
-    CANONICAL_CODE.check(fn)
+def check_coded_sizes(fn) -> None:
+    """Exercise (notebook 11): ``fn(weights, max_gap)`` for ``{layer: weight tensor}`` returns ``{layer:
+    (gap_bytes, index_bytes)}``: the bytes that fixed-length codes take for the gaps (``gaps_with_escape``,
+    symbols 0 to ``max_gap``) and for the codebook indices of the kept weights."""
+    CODED_SIZES.check(fn)
 
 
 # ---- notebook 11 · design: a file of at most a given size, at a given test error ----------------------------
@@ -125,5 +147,5 @@ def check_file_budget(fn, model, config, chosen_on, test) -> None:
     FILE_BUDGET_TASK.check(fn, model, config, chosen_on, test)
 
 
-EXERCISES = (GAPS_WITH_ESCAPE, CANONICAL_CODE)
+EXERCISES = (GAPS_WITH_ESCAPE, CODED_SIZES)
 DESIGN_TASKS = (FILE_BUDGET_TASK,)
