@@ -67,6 +67,12 @@ class ConvCounts:
         return self.separable / self.normal
 
 
+def separable_filters(depthwise: torch.Tensor, pointwise: torch.Tensor) -> torch.Tensor:
+    """The filters of the normal convolution that depthwise filters ``D`` (I, k, k) followed by
+    pointwise weights ``P`` (O, I) compute (C26): W[o, i] = P[o, i] D[i], shape (O, I, k, k)."""
+    return pointwise[:, :, None, None] * depthwise[None]
+
+
 def conv_parameter_counts(in_channels: int, out_channels: int, kernel_size: int) -> ConvCounts:
     """Parameters (no bias) of a normal k x k convolution and of its depthwise separable version,
     counted from real ``nn.Conv2d`` modules and checked against the lecture's formulas."""

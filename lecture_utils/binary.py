@@ -72,6 +72,22 @@ def binary_mlp(hidden=(256, 256), mode: str = "float", in_features: int = 784, n
     return nn.Sequential(*layers)
 
 
+def train_binary_mlp(hidden, mode: str, images: torch.Tensor, labels: torch.Tensor, epochs: int, seed: int = 0,
+                     data_seed: int = 0, **fit_kwargs):
+    """Notebook 07's recipe, in one place: ``binary_mlp(hidden, mode)`` built after ``torch.manual_seed(seed)``,
+    trained with ``fit`` on (``images``, ``labels``) in the order of ``data_seed``, Adam at 3e-3, the
+    real-valued weights of binary layers clipped after every step (BinaryConnect). ``fit_kwargs``: more
+    for ``fit`` (``on_epoch_end``, ``name``). Returns the network and ``fit``'s history."""
+    from .data import make_loader
+    from .training import fit
+
+    torch.manual_seed(seed)
+    model = binary_mlp(hidden=hidden, mode=mode)
+    history = fit(model, make_loader(images, labels, seed=data_seed), nn.functional.cross_entropy, epochs=epochs,
+                  lr=3e-3, after_step=None if mode == "float" else clip_weights, **{"verbose": False, **fit_kwargs})
+    return model, history
+
+
 def weight_bytes(model: nn.Module) -> int:
     """The bytes of ``model``'s weight matrices as stored: 4 per weight (float32) in an ordinary linear
     layer; in a binary one only the signs, really packed, one bit per weight."""

@@ -1,10 +1,9 @@
 """Ensembles: averaging outputs (the teacher of C6) and averaging parameters (C12)."""
 from __future__ import annotations
 
-import numbers
-
 import torch
 
+from .dynamic import require_threshold
 from .training import predict_logits
 
 
@@ -24,8 +23,7 @@ def cascade(member_probs: torch.Tensor, threshold: float) -> tuple[torch.Tensor,
     forward passes (1, or the number of members)."""
     if member_probs.dim() != 3:
         raise ValueError(f"member_probs must be (members, images, classes), got shape {tuple(member_probs.shape)}")
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be a number from 0 to 1, got threshold={threshold!r}")
+    threshold = require_threshold(threshold)
     confidence, first = member_probs[0].max(dim=1)
     alone = confidence >= threshold
     predictions = torch.where(alone, first, member_probs.mean(dim=0).argmax(dim=1))

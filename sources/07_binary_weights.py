@@ -26,11 +26,10 @@ P = setup.profile
 # %%
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 
-from lecture_utils import (Spread, balanced_subset, claim, clearly_below, evaluate, fit, load_mnist, make_loader,
-                           no_difference, train_val_split, verdict)
-from lecture_utils.binary import binarize, binary_mlp, clip_weights, weight_bytes
+from lecture_utils import (Spread, balanced_subset, claim, clearly_below, evaluate, load_mnist, no_difference,
+                           train_val_split, verdict)
+from lecture_utils.binary import binarize, binary_mlp, train_binary_mlp, weight_bytes
 from lecture_utils.exercises import check_binarize, check_binary_budget, check_straight_through
 
 x_train, y_train = load_mnist(train=True)
@@ -115,11 +114,9 @@ runs = {mode: [] for mode in ("float", "deterministic", "stochastic")}
 curves = {}
 for mode in runs:
     for seed in SEEDS:  # one at a time: BinaryConnect's clip looks for its layers, which a stack would hide
-        torch.manual_seed(seed)
-        model = binary_mlp(hidden=P.binary_hidden, mode=mode)
-        history = fit(model, make_loader(x_small, y_small, seed=setup.seed), F.cross_entropy, epochs=P.binary_epochs,
-                      lr=3e-3, after_step=None if mode == "float" else clip_weights,
-                      on_epoch_end=curve if seed == SEEDS[0] else None, name=f"{mode}, seed {seed}", verbose=False)
+        model, history = train_binary_mlp(P.binary_hidden, mode, x_small, y_small, P.binary_epochs, seed=seed,
+                                          data_seed=setup.seed, on_epoch_end=curve if seed == SEEDS[0] else None,
+                                          name=f"{mode}, seed {seed}")
         runs[mode].append(model)
         if seed == SEEDS[0]:
             curves[mode] = [(e, errs) for e, errs in enumerate(history.extras, start=1) if errs is not None]
@@ -180,7 +177,7 @@ claim("C16", no_difference(test_err["deterministic"], test_err["float"]) and cle
 # error**. Write `my_binary_widths(images, labels)`: return the hidden widths (one to three layers) of a deterministic
 # BinaryConnect MLP. The check trains it as above (seed 0, `P.binary_epochs` epochs on the same 1,000 images) and
 # measures it on the test set. `images, labels` are the 5,000 held-out validation images, to choose with: train your
-# candidates on `x_small, y_small` as the cell above does (`lr=3e-3`, `after_step=clip_weights`). A training takes about
+# candidates on `x_small, y_small` as the cell above does (`train_binary_mlp`). A training takes about
 # a second at these widths.
 
 # %%
@@ -188,10 +185,7 @@ def my_binary_widths(images, labels):
     ### BEGIN SOLUTION
     tried = {}
     for hidden in [(64, 64), (128, 128), (144, 64)]:
-        torch.manual_seed(setup.seed)  # as the check trains: seed 0
-        candidate = binary_mlp(hidden=hidden, mode="deterministic")
-        fit(candidate, make_loader(x_small, y_small, seed=setup.seed), F.cross_entropy, epochs=P.binary_epochs,
-            lr=3e-3, after_step=clip_weights, verbose=False)
+        candidate, _ = train_binary_mlp(hidden, "deterministic", x_small, y_small, P.binary_epochs)  # as the check does
         tried[hidden] = 100 * (1 - evaluate(candidate, images, labels).accuracy)
         print(f"hidden {hidden}: {weight_bytes(candidate):,} bytes, validation error {tried[hidden]:.2f}%")
     fits = [h for h in tried if weight_bytes(binary_mlp(hidden=h, mode="deterministic")) <= 16_384]

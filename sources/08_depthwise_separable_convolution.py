@@ -30,7 +30,8 @@ from torch import nn
 from lecture_utils import (Spread, balanced_subset, claim, clearly_below, count_parameters, evaluate, load_mnist, make_loader,
                            fit, verdict)
 from lecture_utils.config import wall_times_shown
-from lecture_utils.architecture import conv_net, conv_parameter_counts, multiply_accumulates, widest_separable_within
+from lecture_utils.architecture import (conv_net, conv_parameter_counts, multiply_accumulates, separable_filters,
+                                        widest_separable_within)
 from lecture_utils.exercises import check_conv_costs, check_separable_block, check_separable_widths
 from lecture_utils.widgets import ConvCountSliders
 
@@ -99,7 +100,7 @@ plt.show()
 # is P[o, i] times channel i's depthwise filter (18 inputs -> 2 values -> 1 value).
 merged = nn.Conv2d(2, 4, 3, bias=False)
 with torch.no_grad():
-    merged.weight.copy_(pointwise.weight[:, :, 0, 0][:, :, None, None] * depthwise.weight[:, 0][None])
+    merged.weight.copy_(separable_filters(depthwise.weight[:, 0], pointwise.weight[:, :, 0, 0]))
 claim("C26", torch.allclose(merged(x), pointwise(depthwise(x)), atol=1e-6),
       "depthwise + pointwise gives the output of one normal convolution with filters P[o, i] x D[i]: one layer split "
       "in two, as the low-rank factorization of notebook 09 splits a linear layer")

@@ -28,7 +28,7 @@ from torch import nn
 from lecture_utils import (SeedStack, Spread, claim, count_parameters, evaluate, fit, load_mnist, make_loader,
                            stacked_loss, verdict)
 from lecture_utils.architecture import (DepthwiseSeparableConv2d, low_rank_factorize, low_rank_model,
-                                        low_rank_parameter_counts)
+                                        low_rank_parameter_counts, separable_filters)
 from lecture_utils.exercises import check_rank_budget, check_separable_approximation, check_truncated_svd
 from lecture_utils.pretrained import load_teacher
 from lecture_utils.widgets import RankSlider
@@ -142,7 +142,7 @@ check_separable_approximation(my_separable_approximation)
 cnn_teacher, _ = load_teacher()
 conv = cnn_teacher[3]  # the second convolution: 16 -> 32 channels, 5 x 5
 depthwise, pointwise = my_separable_approximation(conv.weight.detach())
-separable = pointwise[:, :, None, None] * depthwise[None]
+separable = separable_filters(depthwise, pointwise)
 kept = 1 - ((conv.weight.detach() - separable).pow(2).sum() / conv.weight.detach().pow(2).sum()).item()
 replaced = copy.deepcopy(cnn_teacher)
 with torch.no_grad():

@@ -105,3 +105,14 @@ def test_widest_separable_within_a_budget():
     assert count_parameters(conv_net(True, channels=wider)) > budget
     with pytest.raises(ValueError, match="no depthwise separable"):
         widest_separable_within(100)
+
+
+def test_separable_filters_are_the_normal_convolution_a_separable_block_computes():
+    from lecture_utils.architecture import separable_filters
+
+    torch.manual_seed(0)
+    block = DepthwiseSeparableConv2d(3, 5, 3, padding=1)
+    depthwise, pointwise = block[0].weight[:, 0], block[1].weight[:, :, 0, 0]
+    merged = torch.nn.functional.conv2d(x := torch.randn(2, 3, 6, 6), separable_filters(depthwise, pointwise), padding=1)
+    assert separable_filters(depthwise, pointwise).shape == (5, 3, 3, 3)
+    assert torch.allclose(merged, block(x), atol=1e-6)

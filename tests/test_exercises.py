@@ -549,7 +549,7 @@ def test_the_cascade_design_task_measures_passes_and_errors_on_the_test_split():
     wrong[0, :6] = torch.tensor([0.45, 0.55])
     with pytest.raises(ExerciseError, match="left to the first member alone: a higher threshold"):
         check_cascade_threshold(lambda p, y: 0.5, (wrong, labels), (wrong, labels))
-    with pytest.raises(ExerciseError, match=r"threshold must be a number from 0 to 1, got threshold=2"):
+    with pytest.raises(ExerciseError, match=r"threshold must be a number from 0 to 1 \(a softmax probability\), got threshold=2"):
         check_cascade_threshold(lambda p, y: 2, (probs, labels), (probs, labels))
     with pytest.raises(ExerciseError, match=re.escape(NOT_IMPLEMENTED)):
         check_cascade_threshold(stub, (probs, labels), (probs, labels))

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..architecture import conv_net, low_rank_model
+from ..architecture import conv_net, low_rank_model, separable_filters
 from ..measure import multiply_accumulates
 from ..models import count_parameters
 from ..training import evaluate
@@ -195,12 +195,6 @@ def _separable_cases():
             for o, i, k in [(5, 3, 3), (4, 2, 2)]]
 
 
-def separable_product(depthwise: torch.Tensor, pointwise: torch.Tensor) -> torch.Tensor:
-    """The normal convolution's filters that depthwise ``D`` (I, k, k) then pointwise ``P`` (O, I) compute:
-    W'[o, i] = P[o, i] D[i] (C26)."""
-    return pointwise[:, :, None, None] * depthwise[None]
-
-
 def _separable_shapes_wrong(got, want, case) -> bool:
     return tuple(got[0].shape) != case.info["d_shape"] or tuple(got[1].shape) != case.info["p_shape"]
 
@@ -210,7 +204,7 @@ SEPARABLE_APPROXIMATION = Exercise(
     hint="P[o, i] D[i] is further from W than the best possible: fit each input channel on its own, as well as a "
          "rank-one matrix can.",
     passed="P[o, i] D[i] is the best separable approximation of W, for two filter banks.",
-    same=lambda got, want: close(atol=1e-6, rtol=0)(separable_product(*got).double(), separable_product(*want)),
+    same=lambda got, want: close(atol=1e-6, rtol=0)(separable_filters(*got).double(), separable_filters(*want)),
     form=(
         Mistake("return a pair (D, P): the depthwise filters D and the pointwise weights P.", not_a_pair),
         Mistake("D must be I x k x k ({d_shape}) and P O x I ({p_shape}).", _separable_shapes_wrong),

@@ -5,14 +5,12 @@ from __future__ import annotations
 import numbers
 
 import torch
-import torch.nn.functional as F
 
-from ..binary import binary_mlp, clip_weights, weight_bytes
+from ..binary import binary_mlp, train_binary_mlp, weight_bytes
 from ..clustering import evaluate_clustered_layer
-from ..data import make_loader
 from ..huffman import fixed_length_bits
 from ..quantization import quantization_params, quantize_model, quantized_model_bytes
-from ..training import evaluate, fit
+from ..training import evaluate
 from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_student, close,
                       not_a_pair, own_random_state, tensor_like, with_gradient)
 
@@ -245,15 +243,12 @@ def _binary_numbers(fn, train, chosen_on, test, epochs) -> dict:
             and all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and 1 <= h <= 4096 for h in hidden)):
         raise ValueError(f"return the hidden widths, one to three whole numbers from 1 to 4096, got {hidden!r}")
     hidden = tuple(int(h) for h in hidden)
-    with own_random_state():  # training seeds: the notebook's own random state is left as it was
-        torch.manual_seed(0)
-        model = binary_mlp(hidden=hidden, mode="deterministic")
-        size = weight_bytes(model)  # the bytes do not depend on training: over the budget, no training at all
+    with own_random_state():  # building and training draw and seed: the notebook's random state is left as it was
+        size = weight_bytes(binary_mlp(hidden=hidden, mode="deterministic"))  # no training needed to count the bytes
         if size > BINARY_BUDGET:
             return {"hidden": hidden, "bytes": size, "budget": BINARY_BUDGET, "error": None,
                     "result": "not trained: over the budget"}
-        fit(model, make_loader(*train, seed=0), F.cross_entropy, epochs=epochs, lr=3e-3, after_step=clip_weights,
-            verbose=False)
+        model, _ = train_binary_mlp(hidden, "deterministic", *train, epochs)
     error = 100 * (1 - evaluate(model, *test).accuracy)
     return {"hidden": hidden, "bytes": size, "budget": BINARY_BUDGET, "error": error,
             "result": f"test error {error:.2f}%"}
