@@ -118,8 +118,8 @@ print(f"the strongest pull comes from exit {strongest + 1}, {pulls[strongest] / 
 
 # %% [markdown]
 # Trained together, the first block gets gradient from every exit's loss, not only from the last exit's. Measured here
-# once, after training, the exit whose loss is largest (the first: it is the least accurate) pulls hardest (the lines
-# above). Attaching the exits afterwards, to blocks trained for the last exit alone (below), gives up that pull on the
+# once, after training, the first exit, the least accurate (the test accuracies at the top), pulls hardest, and the
+# pull shrinks exit by exit (the lines above). Attaching the exits afterwards, to blocks trained for the last exit alone (below), gives up that pull on the
 # blocks. Whether the exits pull in conflicting directions is not measured here (that needs the gradients' directions,
 # not only their norms); such a conflict is where MSDNet (published; the lecture's pointer for doing better than this
 # summed training) starts.

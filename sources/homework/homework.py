@@ -195,8 +195,8 @@ print(f"the strong tier's recipe ({tiers['tier_reference']['strong']}): {recipe}
 #
 # Here the notebook trains your model only briefly: `P.homework_demo_epochs` epochs on the first `P.homework_demo_size`
 # training images (in the lecture profile two epochs on 20,000 images, about 15 s): `train_submission(model,
-# epochs=P.homework_demo_epochs, train_size=P.homework_demo_size, **recipe)`. With `train_submission`'s defaults that run
-# stays below the simple tier (return `{}` to see it). Choose a recipe that reaches the **simple tier's accuracy** in
+# epochs=P.homework_demo_epochs, train_size=P.homework_demo_size, **recipe)`. Start from `train_submission`'s defaults
+# (return `{}`) and see how far they get. Choose a recipe that reaches the **simple tier's accuracy** in
 # that short run: write `my_demo_recipe()`, returning a dict of `train_submission` settings (`lr`, `schedule`,
 # `jitter`, and `"teacher": True` with `temperature` and `alpha` to distil from the notebook's teacher). The check
 # trains your model (built in the cell) with it, in place, and measures its test accuracy; met or not, the trained
@@ -223,8 +223,8 @@ check_demo_recipe(my_demo_recipe, model, teacher, P.homework_demo_epochs, P.home
 # ### BEGIN SOLUTION
 # Only the steps: the same network, images and epochs reach the simple tier. A short run has few steps, so their size
 # decides most: the one-cycle schedule climbs to a large learning rate early, when large steps pay, and anneals to
-# small ones at the end, where the defaults (a smaller rate) leave the network far from where it could be (return
-# `{}` to see them). The same separable network trained with the defaults for 4 epochs on all 60,000 images, the
+# small ones at the end; the defaults take smaller steps (a cosine schedule from 3e-3): return `{}` to measure what
+# that costs in a short run. The same separable network trained with the defaults for 4 epochs on all 60,000 images, the
 # medium reference, reached more (the tiers table): the short run compares recipes cheaply, it is not a submission. It
 # is one seed, under two tenths of a point above the tier: a second seed could land on either side, which is why the
 # tiers are means over three seeds.
