@@ -40,7 +40,7 @@ from lecture_utils import (MLP, Spread, balanced_subset, claim, clearly_below, c
                            entropy, evaluate, load_mnist, make_loader, no_difference, predict_logits,
                            soft_target_loss, softmax_with_temperature, train_recipes, train_val_split, verdict)
 from lecture_utils.distillation import label_smoothing_logits, shuffle_wrong_classes, swap_classes
-from lecture_utils.exercises import check_distillation_loss, check_distillation_temperature, check_softmax_with_temperature
+from lecture_utils.exercises import check_dark_knowledge, check_distillation_temperature, check_softmax_with_temperature
 from lecture_utils.pretrained import load_teacher
 from lecture_utils.widgets import temperature_slider
 
@@ -241,24 +241,34 @@ claim("C1", clearly_below(kl["teacher"], kl["labels"]),
 # `make published` runs it and stores the table in `benchmarks/README.md`.
 
 # %% [markdown]
-# ### Exercise 2 · Write the distillation loss
+# ### Exercise 2 · What the soft targets say beyond the label
 #
-# Implement the loss above. `student_logits` and `teacher_logits` are `(batch, 10)`, `labels` is `(batch,)`. The check
-# compares the gradient your loss gives the student with the reference, and names the usual mistakes (a missing
-# $T^2$, swapped weights, a sum instead of a mean).
+# The soft term of the distillation loss pays the student for matching the teacher's whole softened distribution;
+# the label says only which class is right. How much of that distribution lies *off* the label? Write
+# `my_dark_knowledge(teacher_logits, labels, temperature)`: the mean, over the images, of the probability the teacher
+# gives at temperature $T$ to all the classes other than the label (a number). The cell then measures it on the
+# transfer set at five temperatures.
 
 # %%
-def my_distillation_loss(student_logits, teacher_logits, labels, temperature, alpha):
+def my_dark_knowledge(teacher_logits, labels, temperature):
     ### BEGIN SOLUTION
-    log_p_student = F.log_softmax(student_logits / temperature, dim=-1)
-    p_teacher = F.softmax(teacher_logits / temperature, dim=-1)
-    soft = F.kl_div(log_p_student, p_teacher, reduction="batchmean") * temperature**2
-    hard = F.cross_entropy(student_logits, labels)
-    return alpha * soft + (1 - alpha) * hard
+    probabilities = torch.softmax(teacher_logits / temperature, dim=1)
+    on_label = probabilities.gather(1, labels[:, None]).squeeze(1)
+    return (1 - on_label).mean().item()
     ### END SOLUTION
 
 
-check_distillation_loss(my_distillation_loss)
+check_dark_knowledge(my_dark_knowledge)
+beyond = {t: my_dark_knowledge(teacher_logits_transfer, y_transfer, t) for t in (1, 2, 4, 8, 20)}
+print("the teacher's mean probability off the label, transfer set:",
+      ", ".join(f"T = {t}: {m:.3f}" for t, m in beyond.items()))
+print(f"(a uniform distribution would put {0.9:.3f} off the label; T = {T:g} is the temperature of C3 above)")
+
+# %% [markdown]
+# At $T = 1$ almost all of the teacher's probability sits on the label, so its targets tell the student little more
+# than the label does; a higher temperature moves a growing share onto the other classes, and that share is what the
+# soft term adds. It keeps growing towards the uniform 0.9, where it no longer says which class is right: the
+# temperature sweep below measures where the balance lies for our student.
 
 # %% [markdown]
 # ## C2 · A wrong teacher: the student copies its mistake

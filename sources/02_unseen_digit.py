@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from lecture_utils import (MLP, Spread, balanced_subset, claim, clearly_below, count_parameters, distillation_loss, drop_digit,
                            evaluate, load_mnist, make_loader, predict_logits, train_recipes, train_val_split, verdict)
 from lecture_utils.distillation import bias_shift_for_share, bias_shift_outcome, best_bias_shift, shift_class_bias
-from lecture_utils.exercises import check_best_bias_shift, check_costly_false_alarms, check_digit_mass
+from lecture_utils.exercises import check_costly_false_alarms, check_digit_mass, check_flip_shifts
 from lecture_utils.widgets import BiasShiftSlider
 from lecture_utils.pretrained import load_teacher
 
@@ -217,27 +217,44 @@ claim("C5", clearly_below(missed_after, missed_before) and clearly_below(false_b
 
 
 # %% [markdown]
-# ### Exercise 2 · Choose the bias shift
+# ### Exercise 2 · The shift at which an answer flips
 #
-# Write `my_best_bias_shift(logits, labels, cls, shifts)`: for each candidate shift, add it to column `cls` of (a copy
-# of) the logits, measure the accuracy against `labels`, and return the shift with the highest accuracy (the first
-# one if several tie). Use it only on a validation set: choosing it on the test set would make the test score a lie.
+# The bias shift moves one boundary, and each image crosses it at its own point. Write
+# `my_flip_shifts(logits, cls)`: for each image (row), the shift of class `cls`'s logit above which the image is read
+# as `cls`. It is negative for an image already read as `cls`, which stays so until the shift goes below it. The cell
+# then checks, on seed 0's validation logits, that these points alone predict what the shift chosen above does.
 
 # %%
-def my_best_bias_shift(logits, labels, cls, shifts):
+def my_flip_shifts(logits, cls):
     ### BEGIN SOLUTION
-    best, best_accuracy = None, -1.0
-    for shift in shifts:
-        shifted = logits.clone()
-        shifted[:, cls] += shift
-        accuracy = (shifted.argmax(dim=1) == labels).float().mean().item()
-        if accuracy > best_accuracy:
-            best, best_accuracy = shift, accuracy
-    return best
+    others = logits.clone()
+    others[:, cls] = float("-inf")  # the best of the other classes
+    return others.max(dim=1).values - logits[:, cls]
     ### END SOLUTION
 
 
-check_best_bias_shift(my_best_bias_shift)
+check_flip_shifts(my_flip_shifts)
+flips = my_flip_shifts(val_logits[0], OMITTED_DIGIT)
+is_digit = y_val == OMITTED_DIGIT
+measured = bias_shift_outcome(val_logits[0], y_val, OMITTED_DIGIT, chosen[0][0])
+found = int((flips[is_digit] < chosen[0][0]).sum())
+false = int((flips[~is_digit] < chosen[0][0]).sum())
+print(f"validation, seed 0, shift +{chosen[0][0]:g}: the flip points say {found} of the {int(is_digit.sum())} "
+      f"{OMITTED_DIGIT}s found and {false} other images taken for a {OMITTED_DIGIT}; measured: "
+      f"{measured['n_cls'] - measured['errors_on_cls']} and {measured['false_cls']}")
+assert (found, false) == (measured["n_cls"] - measured["errors_on_cls"], measured["false_cls"])
+quartiles = [flips[is_digit].quantile(q).item() for q in (0.25, 0.5, 0.75)]
+print(f"the {OMITTED_DIGIT}s' flip points: quartiles {quartiles[0]:+.2f}, {quartiles[1]:+.2f}, {quartiles[2]:+.2f}; "
+      f"{int((flips[~is_digit] < quartiles[1]).sum())} other images flip below the median")
+
+# %% [markdown]
+# The flip points alone give the counts that the measurement gives (the first line). A quarter of the 7s are read as
+# 7 with no shift at all (their first quartile is below zero), and the shift at which half of them flip takes only a
+# handful of other images along (the second line): the cheap 7s come first, and every further one is bought with
+# images of other digits. Two numbers per image decide what any shift does: its flip point, and which class it is
+# read as below it. Accuracy can only change where a shift passes a flip point, so the grid of shifts above samples a
+# step function, and a search over the flip points themselves is exact. The design task below makes the same trade
+# under another rule.
 
 # %% [markdown]
 # ### Exercise 3 · Design: a shift for an application where a false 7 is costly

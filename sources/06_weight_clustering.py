@@ -30,7 +30,7 @@ from lecture_utils import (Spread, balanced_subset, claim, clearly_below, count_
 from lecture_utils.clustering import (cluster_in_training, cluster_model, cluster_weights, clustered_layers,
                                       clustered_model_bytes, clustering_error, error_by_magnitude,
                                       evaluate_clustered_layer, settle_clusters)
-from lecture_utils.exercises import check_cluster_count, check_huffman_decode, check_kmeans_step
+from lecture_utils.exercises import check_cluster_count, check_kmeans_step, check_prefix_free
 from lecture_utils.huffman import (average_code_length, entropy_bits, fixed_length_bits, huffman_code, huffman_decode,
                                    huffman_encode)
 from lecture_utils.quantization import (pack_bits, quantize_codes, quantize_model, quantized_model_bytes,
@@ -328,26 +328,26 @@ claim("C15", len(code[frequent]) == min(lengths) and len(code[rare]) == max(leng
 # Deep Compression (published) reports that Huffman coding saves 20-30% of the storage; how much it saves depends on
 # how unequal the cluster sizes are (here, the saving printed above).
 #
-# ### Exercise 3 · Decode a Huffman bit string
+# ### Exercise 3 · Why a Huffman bit string needs no separators
 #
-# Write `my_huffman_decode(bits, code)` where `bits` is a string like `'0101110'` and `code` maps symbols to their
-# codes: read the bits one at a time and emit a symbol as soon as the bits read so far are one of the codes.
+# The Huffman-coded indices above are one long bit string, with nothing between the codes, and still decode exactly:
+# no code is the beginning (a *prefix*) of another symbol's code, so the decoder knows a symbol is complete as soon
+# as the bits it has read form a code. Write `my_is_prefix_free(code)`: `code` maps symbols to strings of '0' and
+# '1'; return True if no symbol's code begins another symbol's code, False otherwise. The cell then tests the code
+# table above and a code that breaks the rule.
 
 # %%
-def my_huffman_decode(bits, code):
+def my_is_prefix_free(code):
     ### BEGIN SOLUTION
-    decode = {c: s for s, c in code.items()}
-    out, current = [], ""
-    for bit in bits:
-        current += bit
-        if current in decode:
-            out.append(decode[current])
-            current = ""
-    return out
+    words = sorted(code.values())  # a code sorts just before the codes it begins
+    return all(not later.startswith(earlier) for earlier, later in zip(words, words[1:]))
     ### END SOLUTION
 
 
-check_huffman_decode(my_huffman_decode)
+check_prefix_free(my_is_prefix_free)
+shorter = {0: "0", 1: "01", 2: "1"}  # shorter than a prefix code for three symbols can be: '0' begins '01'
+print(f"the 16-cluster Huffman code above: prefix-free {my_is_prefix_free(code)}; {shorter}: prefix-free "
+      f"{my_is_prefix_free(shorter)}, and its bits '01' read as [0, 2] or as [1]")
 
 # %% [markdown]
 # ## C17 · Clustering after training, or made part of training

@@ -10,8 +10,9 @@ from lecture_utils.architecture import low_rank_factorize
 from lecture_utils.clustering import cluster_model
 from lecture_utils.deep_compression import (CompressedFileError, gaps_with_escape, kept_fraction, load_compressed,
                                        make_pruning_permanent, positions_from_gaps, prune_to, save_compressed)
-from lecture_utils.exercises import ExerciseError, check_coded_sizes, check_gaps_with_escape
+from lecture_utils.exercises import ExerciseError, check_coded_sizes, check_gap_bits
 from lecture_utils.huffman import average_code_length, canonical_code, huffman_code, kraft_sum
+from lecture_utils.measure import fixed_length_bits
 from lecture_utils.models import MLP, build_model
 
 CONFIG = {"arch": "mlp", "hidden": [30, 20], "ranks": [8, 0, 0]}
@@ -193,16 +194,22 @@ def _sizes_from_the_file(weights, max_gap):
     return {t["name"]: (t["sections"][0], t["sections"][2]) for t in header["tensors"]}
 
 
+def _gap_bits_as_the_file_writes_them(positions, caps):
+    """Exercise 1 of notebook 11 answered with the file's own symbols: its count is the file's."""
+    return {m: len(gaps_with_escape(list(positions), m)) * fixed_length_bits(m + 1) for m in caps}
+
+
 def test_exercise_checks_of_11(capsys):
-    check_gaps_with_escape(gaps_with_escape)
+    check_gap_bits(_gap_bits_as_the_file_writes_them)  # the exercise's count is the file format's
     check_coded_sizes(_sizes_from_the_file)  # the exercise's numbers are the file's own
     assert capsys.readouterr().out.count("✓") == 2
 
 
 @pytest.mark.parametrize("check,fn,hint", [
-    (check_gaps_with_escape, lambda p, m: [b - a for a, b in zip([0, *p[:-1]], p)], "p - q - 1"),
-    (check_gaps_with_escape, lambda p, m: [b - a - 1 for a, b in zip([-1, *p[:-1]], p)], "escape symbol"),
-    (check_gaps_with_escape, lambda p, m: (_ for _ in ()).throw(NotImplementedError), "NotImplementedError"),
+    (check_gap_bits, lambda p, caps: {m: len(p) * fixed_length_bits(m + 1) for m in caps}, "one escape per cap"),
+    (check_gap_bits, lambda p, caps: {m: len(gaps_with_escape(list(p), m)) * fixed_length_bits(m) for m in caps},
+     "m \\+ 1 different symbols"),
+    (check_gap_bits, lambda p, caps: (_ for _ in ()).throw(NotImplementedError), "NotImplementedError"),
     (check_coded_sizes, lambda w, m: {k: (0, 0) for k in w}, "expected"),
     (check_coded_sizes, lambda w, m: list(w), "return a dict"),
 ])

@@ -3,7 +3,7 @@ import torch
 
 from lecture_utils.dynamic import (EarlyExitNet, SlimmableMLP, require_threshold, early_exit_predict, exit_table,
                                    sum_of_exit_losses)
-from lecture_utils.exercises import ExerciseError, check_first_confident_exit
+from lecture_utils.exercises import ExerciseError, check_accuracy_by_confidence
 from lecture_utils.widgets import ExitBudget, ThresholdSlider
 
 
@@ -87,18 +87,26 @@ def test_threshold_slider_shows_the_table_values(net):
     assert "90.00%" in b.readout.value
 
 
-def test_dynamic_exercises():
-    check_first_confident_exit(_first)
-    with pytest.raises(ExerciseError, match="most confident"):
-        check_first_confident_exit(lambda c, t: c.argmax(0))
-    with pytest.raises(ExerciseError, match="last exit"):
-        check_first_confident_exit(lambda c, t: (c >= t).long().argmax(0))
+def test_accuracy_by_confidence_exercise_on_an_exit_network(capsys):
+    """The exercise's answer, in the notebook's use: on real exit outputs, its bins agree with the
+    confidences and predictions they come from (every image counted once, nan only where a bin is empty)."""
+    from tools.answers import accuracy_by_confidence
 
-
-def _first(c, t):
-    passes = c >= t
-    passes[-1] = True
-    return passes.long().argmax(0)
+    check_accuracy_by_confidence(accuracy_by_confidence)
+    assert capsys.readouterr().out.startswith("✓")
+    torch.manual_seed(0)
+    probabilities, labels = torch.softmax(3 * torch.randn(200, 10), 1), torch.randint(0, 10, (200,))
+    edges = [0.0, 0.5, 0.7, 0.9, 0.99, 1.0]
+    accuracies = accuracy_by_confidence(probabilities, labels, edges)
+    confidence, predicted = probabilities.max(1)
+    bins = torch.bucketize(confidence, torch.tensor(edges[1:-1]), right=False)  # edges[i] < c <= edges[i + 1]
+    for b, accuracy in enumerate(accuracies):
+        inside = bins == b
+        assert (accuracy != accuracy) == (not inside.any())
+        if inside.any():
+            assert accuracy == pytest.approx((predicted[inside] == labels[inside]).double().mean().item())
+    with pytest.raises(ExerciseError, match="largest probability"):
+        check_accuracy_by_confidence(lambda z, y, e: accuracy_by_confidence(z, y, e, confidence=z[range(len(y)), y]))
 
 
 def test_require_threshold_accepts_the_ends():

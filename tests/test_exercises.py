@@ -22,8 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import lecture_utils.exercises as exercises
-from lecture_utils import binarize, distillation_loss
-from lecture_utils.distillation import best_bias_shift
+from lecture_utils import binarize
 from lecture_utils.exercises import EXERCISES, ExerciseError, check_homework_model
 from lecture_utils.exercises.harness import EXPECTED_FILE, NOT_IMPLEMENTED, load_expected
 from lecture_utils.measure import count_budget
@@ -35,12 +34,12 @@ BY_NAME = {e.name: e for e in EXERCISES}
 
 # The notebooks import these, with these parameters (an exercise replaced takes its check with it).
 SIGNATURES = {name: ["fn"] for name in [
-    "check_softmax_with_temperature", "check_distillation_loss", "check_digit_mass", "check_best_bias_shift",
+    "check_softmax_with_temperature", "check_dark_knowledge", "check_digit_mass", "check_flip_shifts",
     "check_ensemble_probabilities", "check_average_state_dicts", "check_soft_target_gradient", "check_logit_matching_loss",
     "check_quantize_uniform", "check_pack_bits", "check_kmeans_step",
-    "check_huffman_decode", "check_binarize", "check_straight_through", "check_conv_costs",
+    "check_prefix_free", "check_binarize", "check_straight_through", "check_conv_costs",
     "check_separable_block", "check_separable_approximation", "check_truncated_svd", "check_exit_gradients",
-    "check_first_confident_exit", "check_gaps_with_escape", "check_coded_sizes", "check_parameter_count",
+    "check_accuracy_by_confidence", "check_gap_bits", "check_coded_sizes", "check_parameter_count",
 ]}
 SIGNATURES["check_homework_model"] = ["build_fn", "budget"]
 # Design tasks: the student's function, and what it is measured on.
@@ -231,29 +230,27 @@ def test_another_error_gives_one_message_without_a_chained_traceback(exercise):
 
 # ---- beyond the catalogues -------------------------------------------------------------------
 
-def _soft_cross_entropy(s, te, y, t, a):
-    soft = -(torch.softmax(te / t, -1) * torch.log_softmax(s / t, -1)).sum(-1).mean()
-    return a * t * t * soft + (1 - a) * F.cross_entropy(s, y)
+def _flip_shifts_by_the_top_two(z, c):
+    top2 = z.topk(2, dim=1).values  # the best other class is the runner-up where c is on top
+    return torch.where(z.argmax(1) == c, top2[:, 1], top2[:, 0]) - z[:, c]
 
 
-def _decode_by_prefixes(bits, code):
-    out = []
-    while bits:
-        symbol, prefix = next((s, c) for s, c in code.items() if bits.startswith(c))
-        out.append(symbol)
-        bits = bits[len(prefix):]
-    return out
+def _prefix_free_by_decoding(code):
+    """Prefix-free when no code, read as a bit string, starts with another symbol's whole code."""
+    return not any(code[b][:len(code[a])] == code[a] for a in code for b in code if a != b)
+
+
+def _gap_bits_from_the_symbols(positions, caps):
+    """The library's own symbols (as the file writes them), counted: the exercise agrees with the file format."""
+    from lecture_utils.deep_compression import gaps_with_escape
+    from lecture_utils.measure import fixed_length_bits
+
+    return {m: len(gaps_with_escape(list(positions), m)) * fixed_length_bits(m + 1) for m in caps}
 
 
 def _svd_with_other_signs(w, k):
     u, s, vh = torch.linalg.svd(w, full_matrices=False)
     return -s[:k, None] * vh[:k], -u[:, :k]  # singular vectors are defined up to their sign
-
-
-def _first_passing(c, t):
-    passes = c >= t
-    passes[-1] = True
-    return passes.long().argmax(0)
 
 
 def _exit_gradients_by_backward(net, images, labels):
@@ -283,15 +280,17 @@ def _costs_counted_by_pytorch(i, o, k, n):
 
 
 ALSO_RIGHT = [  # other ways of being right, as students write them
-    ("distillation loss", _soft_cross_entropy),  # soft cross-entropy: KL plus a constant, the same gradient
-    ("distillation loss", lambda s, te, y, t, a: distillation_loss(s.double(), te.double(), y, t, a)),
+    ("what the soft targets say beyond the label",  # a 0-dim tensor is a number too
+     lambda z, y, t: (1 - torch.softmax(z / t, 1).gather(1, y[:, None])).mean()),
+    ("what the soft targets say beyond the label",
+     lambda z, y, t: torch.softmax(z / t, 1).masked_fill(F.one_hot(y, z.shape[1]).bool(), 0).sum(1).mean().item()),
     ("where the teacher hides a digit", lambda z, y, d, t: {c: torch.softmax(z[y == c] / t, 1)[:, d].mean()
                                                              for c in y.unique()}),  # tensors for keys and values
     ("soft-target gradient", lambda z, v, t: torch.func.grad(
         lambda zz: t**2 * F.kl_div(F.log_softmax(zz / t, 1), F.softmax(v / t, 1), reduction="batchmean"))(z)),
-    ("choose the bias shift", lambda z, y, c, s: best_bias_shift(z, y, c, s)[0]),
-    ("choose the bias shift", lambda z, y, c, s: torch.tensor(best_bias_shift(z, y, c, s)[0])),
-    ("Huffman decoding", _decode_by_prefixes),
+    ("the shift that flips an answer", _flip_shifts_by_the_top_two),
+    ("a prefix code", _prefix_free_by_decoding),
+    ("a prefix code", lambda code: __import__("numpy").bool_(_prefix_free_by_decoding(code))),
     ("binarize", lambda w, s: torch.where(torch.rand_like(w) < ((w + 1) / 2).clamp(0, 1), 1.0, -1.0) if s
      else torch.where(w >= 0, 1.0, -1.0)),
     ("convolution costs", _costs_counted_by_pytorch),
@@ -299,7 +298,10 @@ ALSO_RIGHT = [  # other ways of being right, as students write them
                                                                 nn.Conv2d(i, o, 1, bias=False))),
     ("the best separable approximation", _separable_with_the_scale_on_the_depthwise_side),
     ("truncated SVD", _svd_with_other_signs),
-    ("first confident exit", _first_passing),
+    ("accuracy by confidence", lambda z, y, e: torch.tensor([  # a tensor, nan for the empty bins
+        (z.argmax(1) == y)[(z.max(1).values > lo) & (z.max(1).values <= hi)].double().mean().item()
+        for lo, hi in zip(e, e[1:])])),
+    ("what the cap on a gap costs", _gap_bits_from_the_symbols),
     ("each exit's pull on the first block", _exit_gradients_by_backward),
     ("counting parameters", lambda m: torch.tensor(count_budget(m))),  # a 0-dim tensor is a number too
     ("the homework model", lambda: nn.Sequential(nn.Flatten(), nn.Linear(784, 6), nn.Linear(6, 10))),
@@ -321,23 +323,23 @@ def _zero_point_not_rounded(w, bits):
 
 UNRECOGNISED = [  # wrong in a way no catalogued mistake describes: the generic hint
     ("softmax with temperature", lambda z, t: torch.softmax(z / t, -1).flip(-1)),
-    ("distillation loss", lambda s, te, y, t, a: F.cross_entropy(s, y)),
+    ("what the soft targets say beyond the label", lambda z, y, t: 0.5),
     ("where the teacher hides a digit", lambda z, y, d, t: {c: 0.5 for c in sorted(set(y.tolist()))}),
     ("soft-target gradient", lambda z, v, t: torch.zeros_like(z)),
-    ("choose the bias shift", lambda z, y, c, s: 99.0),
+    ("the shift that flips an answer", lambda z, c: torch.zeros(len(z))),
     ("ensemble by averaging", lambda zs: torch.softmax(zs[0], 1)),
     ("average parameters", lambda sds: sds[0]),
     ("logit matching", lambda z, v: ((z - v) ** 2).mean()),
     ("uniform quantization", _zero_point_not_rounded),
     ("pack bits", lambda c, b: pack_bits(c, b)[::-1]),
-    ("Huffman decoding", lambda bits, code: list(bits)),
+    ("a prefix code", lambda code: True),
     ("binarize", lambda w, s: torch.where(w > 0, 1.0, -1.0)),
     ("convolution costs", lambda i, o, k, n: (k * k * i * o, k * k * i + i * o, 0, 0)),
     ("the best separable approximation", lambda w: (w[0], torch.ones(w.shape[:2], dtype=w.dtype))),
     ("truncated SVD", lambda w, k: (w[:k], torch.eye(w.shape[0], k, dtype=w.dtype))),
     ("each exit's pull on the first block", lambda net, x, y: [1.0] * net.num_exits),
-    ("first confident exit", lambda c, t: [len(c) - 1] * c.shape[1]),
-    ("relative positions (gaps)", lambda p, m: list(p)),
+    ("accuracy by confidence", lambda z, y, e: [0.5] * (len(e) - 1)),
+    ("what the cap on a gap costs", lambda p, caps: {m: 0 for m in caps}),
     ("where the bytes go", lambda w, m: {k: (0, 0) for k in w}),
     ("counting parameters", lambda m: sum(p.numel() for p in m.parameters()) + 1),
 ]
@@ -352,7 +354,8 @@ def test_unrecognised_wrong_answers_get_the_generic_hint(name, fn):
 
 ALSO_SPOTTED = [  # other wrong answers that make a catalogued mistake: (exercise, answer, a piece of its hint)
     ("uniform quantization", lambda w, b: torch.round(w * 100) / 100, "2^bits different values"),
-    ("relative positions (gaps)", lambda p, m: [b - a for a, b in zip([-1, *p[:-1]], p)], "p - q - 1"),
+    ("what the cap on a gap costs", lambda p, caps: {m: len(p) * max(1, m.bit_length()) for m in caps},
+     "one escape per cap"),  # the right bits per symbol, no escapes
     ("binarize", lambda w, s: torch.where(torch.rand_like(w) < 0.5, 1.0, -1.0) if s else binarize(w), "share of +1"),
     ("straight-through estimator", lambda w: w + 0 * w.detach(), "the value must be"),
 ]

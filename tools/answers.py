@@ -26,13 +26,11 @@ from torch import nn
 from lecture_utils.architecture import DepthwiseSeparableConv2d
 from lecture_utils.binary import binarize
 from lecture_utils.deep_compression import gaps_with_escape
-from lecture_utils.distillation import best_bias_shift, distillation_loss, logit_matching_loss, softmax_with_temperature
+from lecture_utils.distillation import logit_matching_loss, softmax_with_temperature
 from lecture_utils.ensembles import average_state_dicts
 from lecture_utils.exercises import EXERCISES
-from lecture_utils.exercises.combining import differences
 from lecture_utils.exercises.harness import EXPECTED_FILE, Exercise, load_expected
 from lecture_utils.files import atomic_write_bytes
-from lecture_utils.huffman import huffman_decode
 from lecture_utils.measure import BATCH_NORM_STATISTICS, count_budget, count_parameters, fixed_length_bits
 from lecture_utils.quantization import pack_bits, quantize_uniform
 
@@ -64,6 +62,18 @@ def _digit_mass(z, y, d, t):
     return {c: p[y == c].mean().item() for c in sorted(set(y.tolist()))}
 
 
+def _dark_knowledge(z, y, t):
+    """The teacher's mean probability, at temperature ``t``, for the classes other than the label."""
+    p = torch.softmax(z / t, 1)
+    return (1 - p[torch.arange(len(y)), y]).mean().item()
+
+
+def _flip_shifts(z, c):
+    """For each image, the shift of class ``c``'s logit above which it is read as ``c``: the best other logit minus c's."""
+    others = torch.cat([z[:, :c], z[:, c + 1:]], dim=1)
+    return others.max(dim=1).values - z[:, c]
+
+
 DISTILLATION = {
     "softmax with temperature": Answers(softmax_with_temperature, (
         lambda z, t: (z / t).tolist(),  # not a tensor
@@ -74,14 +84,12 @@ DISTILLATION = {
         lambda z, t: torch.softmax(z * t, -1),
         lambda z, t: torch.softmax(z, -1),
     )),
-    "distillation loss": Answers(distillation_loss, (
-        lambda s, te, y, t, a: distillation_loss(s, te, y, t, a).item(),
-        lambda s, te, y, t, a: distillation_loss(s.detach(), te, y, t, a),
-        lambda s, te, y, t, a: distillation_loss(s, te, y, t, a, scale_by_t2=False),
-        lambda s, te, y, t, a: distillation_loss(s, te, y, t, 1 - a),
-        lambda s, te, y, t, a: len(s) * distillation_loss(s, te, y, t, a),
-        lambda s, te, y, t, a: a * t**2 * F.kl_div(F.log_softmax(s, -1), F.softmax(te / t, -1), reduction="batchmean")
-        + (1 - a) * F.cross_entropy(s, y),
+    "what the soft targets say beyond the label": Answers(_dark_knowledge, (
+        lambda z, y, t: (1 - torch.softmax(z / t, 1)[torch.arange(len(y)), y]).tolist(),
+        lambda z, y, t: _dark_knowledge(z, y, 1.0),
+        lambda z, y, t: _dark_knowledge(z, z.argmax(1), t),
+        lambda z, y, t: 1 - _dark_knowledge(z, y, t),
+        lambda z, y, t: len(z) * _dark_knowledge(z, y, t),
     )),
     "where the teacher hides a digit": Answers(_digit_mass, (
         lambda z, y, d, t: list(_digit_mass(z, y, d, t).values()),
@@ -91,9 +99,12 @@ DISTILLATION = {
         lambda z, y, d, t: {c: torch.softmax(z / t, 1)[y == c, c].mean().item() for c in sorted(set(y.tolist()))},
         lambda z, y, d, t: {c: (z[y == c].argmax(1) == d).float().mean().item() for c in sorted(set(y.tolist()))},
     )),
-    "choose the bias shift": Answers(best_bias_shift, (
-        lambda z, y, c, s: f"{s[1]}x",
-        lambda z, y, c, s: s[0],
+    "the shift that flips an answer": Answers(_flip_shifts, (
+        lambda z, c: _flip_shifts(z, c).tolist(),
+        lambda z, c: _flip_shifts(z, c)[None],
+        lambda z, c: z.max(1).values - z[:, c],
+        lambda z, c: -_flip_shifts(z, c),
+        lambda z, c: _flip_shifts(torch.softmax(z, 1), c),
     )),
     "ensemble by averaging": Answers(lambda logits: torch.stack([torch.softmax(z, 1) for z in logits]).mean(0), (
         lambda zs: [torch.softmax(z, 1) for z in zs],
@@ -137,10 +148,23 @@ def kmeans_step(weights, centres):
     return torch.stack([weights[assignment == k].mean() for k in range(len(centres))]), assignment
 
 
-def decode_bit_string(bits: str, code: dict) -> list:
-    """``huffman_decode`` on a string of '0' and '1': a symbol is certain as soon as the bits read form its code."""
-    array = np.frombuffer(bits.encode("ascii"), dtype=np.uint8) - ord("0")
-    return huffman_decode(np.packbits(array).tobytes(), len(bits), code)
+def is_prefix_free(code: dict) -> bool:
+    """No symbol's code is the beginning of another symbol's (equal codes included)."""
+    return not any(b != a and code[b].startswith(code[a]) for a in code for b in code)
+
+
+def _prefix_free_one_way(code: dict) -> bool:
+    symbols = list(code)
+    return not any(code[b].startswith(code[a]) for i, a in enumerate(symbols) for b in symbols[i + 1:])
+
+
+def _prefix_free_neighbours(code: dict) -> bool:
+    codes = list(code.values())
+    return not any(x.startswith(y) or y.startswith(x) for x, y in zip(codes, codes[1:]))
+
+
+def _prefix_free_distinct_codes(code: dict) -> bool:
+    return not any(code[a] != code[b] and code[b].startswith(code[a]) for a in code for b in code)
 
 
 QUANTIZATION = {
@@ -161,8 +185,11 @@ QUANTIZATION = {
         lambda w, c: (c, (w[:, None] - c).abs().argmax(1)),
         lambda w, c: (c, kmeans_step(w, c)[1]),
     )),
-    "Huffman decoding": Answers(decode_bit_string, (
-        lambda bits, code: "".join(map(str, decode_bit_string(bits, code))),
+    "a prefix code": Answers(is_prefix_free, (
+        lambda code: "yes" if is_prefix_free(code) else "no",
+        _prefix_free_one_way,
+        _prefix_free_neighbours,
+        _prefix_free_distinct_codes,
     )),
     "binarize": Answers(binarize, (
         lambda w, s: binarize(w, s).tolist(),
@@ -253,10 +280,31 @@ def coded_sizes(weights, max_gap, escapes=True, gap_symbols=None, every_weight=F
     return sizes
 
 
-def first_confident_exit(confidences: torch.Tensor, threshold: float) -> list:
-    """For each image (column), the first exit (row) with confidence >= threshold; the last exit if none."""
-    last = len(confidences) - 1
-    return [next((e for e, c in enumerate(column) if c >= threshold), last) for column in confidences.T.tolist()]
+def accuracy_by_confidence(probabilities, labels, edges, confidence=None, cumulative=False, of_all=False,
+                           lower_edge_in=False) -> list:
+    """For each bin edges[i] < confidence <= edges[i + 1] (confidence: the largest probability), the share
+    of its images whose top class is the label; nan for an empty bin (the keywords make the catalogued mistakes)."""
+    confidence = probabilities.max(dim=1).values if confidence is None else confidence
+    right = probabilities.argmax(dim=1) == labels
+    out = []
+    for low, high in zip(edges, edges[1:]):
+        if cumulative:
+            inside = confidence > low
+        elif lower_edge_in:
+            inside = (confidence >= low) & (confidence < high)
+        else:
+            inside = (confidence > low) & (confidence <= high)
+        count = int(inside.sum())
+        out.append(float("nan") if count == 0 else int((right & inside).sum()) / (len(labels) if of_all else count))
+    return out
+
+
+def gap_bits(positions, caps, escapes=True, alphabet=None, zeros_between=True) -> dict:
+    """For each cap m: the gaps' symbols (g // m + 1 for a gap g = p - q - 1) times the bits of a fixed-length code
+    for the m + 1 symbols 0..m (the keywords make the catalogued mistakes)."""
+    gaps = [p - q - (1 if zeros_between else 0) for p, q in zip(positions, [-1, *positions[:-1]])]
+    return {m: (sum(g // m + 1 for g in gaps) if escapes else len(gaps))
+            * fixed_length_bits(m + 1 if alphabet is None else alphabet(m)) for m in caps}
 
 
 LATER = {
@@ -293,13 +341,21 @@ LATER = {
         lambda net, x, y: [_gradient_norm(net, F.cross_entropy(z, y), net.blocks[-1]) for z in net(x)],
         lambda net, x, y: [g**2 for g in exit_gradients(net, x, y)],
     )),
-    "first confident exit": Answers(first_confident_exit, (
-        lambda c, t: c.argmax(0),
-        lambda c, t: (c >= t).long().argmax(0),
+    "accuracy by confidence": Answers(accuracy_by_confidence, (
+        lambda z, y, e: {"accuracies": accuracy_by_confidence(z, y, e)},
+        lambda z, y, e: accuracy_by_confidence(z, y, e)[:-1],
+        lambda z, y, e: [0.0 if a != a else a for a in accuracy_by_confidence(z, y, e)],
+        lambda z, y, e: accuracy_by_confidence(z, y, e, confidence=z[torch.arange(len(y)), y]),
+        lambda z, y, e: accuracy_by_confidence(z, y, e, cumulative=True),
+        lambda z, y, e: accuracy_by_confidence(z, y, e, of_all=True),
+        lambda z, y, e: accuracy_by_confidence(z, y, e, lower_edge_in=True),
     )),
-    "relative positions (gaps)": Answers(gaps_with_escape, (
-        lambda p, m: differences(p, 0),
-        lambda p, m: [d - 1 for d in differences(p, -1)],
+    "what the cap on a gap costs": Answers(gap_bits, (
+        lambda p, m: list(gap_bits(p, m).values()),
+        lambda p, m: gap_bits(p, m[:-1]),
+        lambda p, m: gap_bits(p, m, escapes=False),
+        lambda p, m: gap_bits(p, m, alphabet=lambda cap: cap),
+        lambda p, m: gap_bits(p, m, zeros_between=False),
     )),
     "where the bytes go": Answers(coded_sizes, (
         lambda w, m: list(coded_sizes(w, m).values()),

@@ -7,11 +7,12 @@ mistakes and hints) and graded by the one harness in ``harness.py``; the right r
 of the known mistakes, are stored in ``expected.pt`` (the answers that give them stay with the
 teachers, in ``tools/answers.py``). The modules follow the lecture:
 
-* ``distillation``: notebooks 01-04 (softmax with temperature ... the soft-target gradient);
-* ``quantization``: notebooks 05-07 (quantization, clustering, Huffman, binary weights);
+* ``distillation``: notebooks 01-04 (softmax with temperature, what soft targets say beyond the
+  label ... the soft-target gradient);
+* ``quantization``: notebooks 05-07 (quantization, clustering, prefix codes, binary weights);
 * ``architecture``: notebooks 08-09 (separable convolutions, low-rank factorization);
-* ``dynamic``: notebook 10 (early exits);
-* ``combining``: notebook 11 (gaps, where the bytes of the file go);
+* ``dynamic``: notebook 10 (early exits, accuracy by confidence);
+* ``combining``: notebook 11 (what a cap on the gaps costs, where the bytes of the file go);
 * ``homework``: the homework (counting parameters, the model, a recipe).
 
 Each module also holds its notebooks' design tasks (``DesignTask``: a decision with a measurable
@@ -20,16 +21,16 @@ goal, checked by measuring what the student's function chose), gathered in ``DES
 from . import architecture, combining, distillation, dynamic, homework, quantization
 from .architecture import (check_conv_costs, check_rank_budget, check_separable_approximation, check_separable_block,
                            check_separable_widths, check_truncated_svd)
-from .combining import check_coded_sizes, check_file_budget, check_gaps_with_escape
-from .distillation import (check_average_state_dicts, check_best_bias_shift, check_cascade_threshold,
-                           check_costly_false_alarms, check_digit_mass, check_distillation_loss, check_distillation_temperature,
-                           check_ensemble_probabilities, check_logit_matching_loss, check_mimic_temperature,
-                           check_soft_target_gradient, check_softmax_with_temperature)
-from .dynamic import check_exit_gradients, check_exit_threshold, check_first_confident_exit
+from .combining import check_coded_sizes, check_file_budget, check_gap_bits
+from .distillation import (check_average_state_dicts, check_cascade_threshold, check_costly_false_alarms,
+                           check_dark_knowledge, check_digit_mass, check_distillation_temperature,
+                           check_ensemble_probabilities, check_flip_shifts, check_logit_matching_loss,
+                           check_mimic_temperature, check_soft_target_gradient, check_softmax_with_temperature)
+from .dynamic import check_accuracy_by_confidence, check_exit_gradients, check_exit_threshold
 from .harness import Case, DesignTask, Exercise, ExerciseError, Mistake
 from .homework import check_demo_recipe, check_homework_model, check_parameter_count
-from .quantization import (check_binarize, check_binary_budget, check_bit_budget, check_cluster_count, check_huffman_decode,
-                           check_kmeans_step, check_pack_bits, check_quantize_uniform, check_straight_through)
+from .quantization import (check_binarize, check_binary_budget, check_bit_budget, check_cluster_count, check_kmeans_step,
+                           check_pack_bits, check_prefix_free, check_quantize_uniform, check_straight_through)
 
 # Every exercise, in the lecture's order: the tests grade each one's answers, catalogue and errors.
 EXERCISES = (*distillation.EXERCISES, *quantization.EXERCISES, *architecture.EXERCISES, *dynamic.EXERCISES,
@@ -41,19 +42,19 @@ DESIGN_TASKS = (*distillation.DESIGN_TASKS, *quantization.DESIGN_TASKS, *archite
 __all__ = [
     "Case", "DesignTask", "Exercise", "ExerciseError", "Mistake", "EXERCISES", "DESIGN_TASKS",
     # notebooks 01-04
-    "check_softmax_with_temperature", "check_distillation_loss", "check_distillation_temperature",
-    "check_digit_mass", "check_best_bias_shift", "check_costly_false_alarms",
+    "check_softmax_with_temperature", "check_dark_knowledge", "check_distillation_temperature",
+    "check_digit_mass", "check_flip_shifts", "check_costly_false_alarms",
     "check_ensemble_probabilities", "check_cascade_threshold", "check_average_state_dicts",
     "check_soft_target_gradient", "check_logit_matching_loss", "check_mimic_temperature",
     # notebooks 05-07
     "check_quantize_uniform", "check_pack_bits", "check_bit_budget",
-    "check_kmeans_step", "check_cluster_count", "check_huffman_decode",
+    "check_kmeans_step", "check_cluster_count", "check_prefix_free",
     "check_binarize", "check_straight_through", "check_binary_budget",
     # notebooks 08-09
     "check_conv_costs", "check_separable_block", "check_separable_widths",
     "check_truncated_svd", "check_separable_approximation", "check_rank_budget",
     # notebooks 10-11 and the homework
-    "check_exit_gradients", "check_exit_threshold", "check_first_confident_exit",
-    "check_gaps_with_escape", "check_coded_sizes", "check_file_budget",
+    "check_exit_gradients", "check_exit_threshold", "check_accuracy_by_confidence",
+    "check_gap_bits", "check_coded_sizes", "check_file_budget",
     "check_parameter_count", "check_homework_model", "check_demo_recipe",
 ]

@@ -1,4 +1,4 @@
-"""Exercises of notebook 11: the relative positions of pruned weights, where the bytes of the file go,
+"""Exercises of notebook 11: what the cap on the gaps of pruned weights costs, where the bytes of the file go,
 and a design task: clusters per layer for a file of at most a given size."""
 from __future__ import annotations
 
@@ -12,43 +12,49 @@ import torch
 from ..clustering import cluster_model
 from ..deep_compression import save_compressed
 from ..training import evaluate
-from .harness import Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student
+from .harness import Case, DesignTask, Exercise, Mistake, as_number, call_student
 
-# ---- notebook 11 · relative positions: the gap before a weight at p, after one at q, is p - q - 1 ----
+# ---- notebook 11 · what the cap on a gap costs: symbols x bits per symbol, for each cap ---------------
+# The gap before a weight at p, after one at q, is g = p - q - 1; with a cap m it takes g // m + 1 symbols
+# (g // m escapes, then the rest), each one of the m + 1 values 0..m, so ceil(log2(m + 1)) bits.
 
-def _gap_cases():
-    return [Case((positions, max_gap), f"positions {positions} with max_gap={max_gap}", {"max_gap": max_gap})
-            for positions, max_gap in [([0, 1, 2], 8), ([3, 4, 9], 8), ([2, 20], 8), ([16], 8), ([0, 17, 18], 4)]]
-
-
-def differences(positions, start):
-    """Each position minus the one before it (``start`` before the first)."""
-    return [p - q for p, q in zip(positions, [start, *positions[:-1]])]
-
-
-def _counts_the_weights_too(got, want, case) -> bool:
-    positions = case.args[0]
-    return got in (differences(positions, 0), differences(positions, -1))
+def _gap_bits_cases():
+    g = torch.Generator().manual_seed(12)
+    sparse = torch.nonzero(torch.rand(3000, generator=g) < 0.08).flatten().tolist()
+    return [Case((positions, caps), label, {"caps": caps}) for positions, caps, label in [
+        ([2, 20, 21, 100], [1, 3, 7, 8, 64], "positions [2, 20, 21, 100]"),
+        ([0, 16, 17], [4, 8, 15], "positions [0, 16, 17]"),
+        (sparse, [3, 7, 15, 31, 63, 64, 255], f"{len(sparse)} positions, about 8% of 3,000 kept")]]
 
 
-GAPS_WITH_ESCAPE = Exercise(
-    name="relative positions (gaps)", cases=_gap_cases,
+def _as_int_dict(value) -> dict:
+    return {int(k): int(v) for k, v in value.items()}
+
+
+GAP_BITS = Exercise(
+    name="what the cap on a gap costs", cases=_gap_bits_cases,
     hint="expected {want}, got {got}.",
-    passed="correct on 5 cases, escapes included.",
-    run=lambda fn, case: as_list(fn(list(case.args[0]), case.args[1])),
+    passed="the bits of the gaps at every cap, escapes and alphabet included.",
+    same=lambda got, want: _as_int_dict(got) == want,
+    form=(Mistake("return a dict {{cap: bits}}, not {type}.", lambda got, want, case: not isinstance(got, dict)),
+          Mistake("one entry per cap asked for, {caps}.",
+                  lambda got, want, case: set(map(int, got)) != set(want))),
     mistakes=(
+        Mistake("a gap of the cap or more does not fit in one symbol: it takes one escape per cap's worth of zeros, "
+                "then the rest."),
+        Mistake("a cap m makes m + 1 different symbols (0 to m): a fixed-length code for them needs "
+                "ceil(log2(m + 1)) bits."),
         Mistake("count the zeros *between* weights: the gap before position p, after a weight at q, is p - q - 1 "
-                "(before the first weight, q is -1).", _counts_the_weights_too),
-        Mistake("gaps of {max_gap} or more do not fit: emit the escape symbol {max_gap} (skip {max_gap} zeros, "
-                "no weight) until the rest is below {max_gap}."),
+                "(before the first weight, q is -1)."),
     ),
 )
 
 
-def check_gaps_with_escape(fn) -> None:
-    """Exercise (notebook 11): ``fn(positions, max_gap)``: the relative positions of the non-zero
-    weights, a gap of ``max_gap`` or more spelled with ``max_gap`` escape symbols."""
-    GAPS_WITH_ESCAPE.check(fn)
+def check_gap_bits(fn) -> None:
+    """Exercise (notebook 11): ``fn(positions, caps)``: for each cap ``m``, the bits that the relative
+    positions of the kept weights take in a fixed-length code: every gap ``g`` as ``g // m + 1``
+    symbols of ``ceil(log2(m + 1))`` bits."""
+    GAP_BITS.check(fn)
 
 
 # ---- notebook 11 · where the bytes of the file go: fixed-length gaps and indices, layer by layer -------
@@ -147,5 +153,5 @@ def check_file_budget(fn, model, config, chosen_on, test) -> None:
     FILE_BUDGET_TASK.check(fn, model, config, chosen_on, test)
 
 
-EXERCISES = (GAPS_WITH_ESCAPE, CODED_SIZES)
+EXERCISES = (GAP_BITS, CODED_SIZES)
 DESIGN_TASKS = (FILE_BUDGET_TASK,)

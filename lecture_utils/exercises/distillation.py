@@ -1,5 +1,6 @@
-"""Exercises of notebooks 01-04: softmax with temperature, the distillation loss, an unseen digit,
-ensembles, the soft-target gradient and logit matching, and their design tasks."""
+"""Exercises of notebooks 01-04: softmax with temperature, what soft targets say beyond the label,
+where the teacher hides an unseen digit and where a bias shift flips an answer, ensembles, the
+soft-target gradient and logit matching, and their design tasks."""
 from __future__ import annotations
 
 import numbers
@@ -12,8 +13,8 @@ from ..ensembles import cascade
 from ..models import MLP
 from ..seeds import train_recipes
 from ..training import evaluate
-from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_student, call_with_copies,
-                      close, not_one_number, own_random_state, tensor_like, with_gradient)
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, as_number, call_student, call_with_copies,
+                      close, not_one_number, own_random_state, tensor_like)
 
 # ---- notebook 01 · softmax with temperature: p_i = exp(y_i / T) / sum_j exp(y_j / T) ----------------
 
@@ -62,48 +63,39 @@ def check_softmax_with_temperature(fn) -> None:
     SOFTMAX_WITH_TEMPERATURE.check(fn)
 
 
-# ---- notebook 01 · the distillation loss ---------------------------------------------------------
-# alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * CE(student, labels),
-# compared by its gradient with respect to the student's logits, which is what training uses:
-# KL divergence and soft cross-entropy (they differ by the teacher's entropy, a constant) both pass.
+# ---- notebook 01 · what the soft targets say beyond the label -------------------------------------
+# The mean, over images, of the teacher's probability at temperature T for every class but the label:
+# the part of a soft target that the label does not carry.
 
-def _distillation_cases():
+def _dark_knowledge_cases():
     g = torch.Generator().manual_seed(0)
-    student, teacher = torch.randn(8, 10, generator=g) * 3, torch.randn(8, 10, generator=g) * 3
-    labels = torch.randint(0, 10, (8,), generator=g)
-    return [Case((student, teacher, labels, t, alpha), f"at T = {t}, alpha = {alpha}")
-            for t, alpha in [(4.0, 0.9), (1.0, 0.5), (20.0, 1.0), (2.0, 0.0)]]
+    teacher = torch.randn(8, 10, generator=g) * 4
+    labels = teacher.argmax(dim=1)
+    labels[:2] = (labels[:2] + 1) % 10  # two images on which the teacher's top class is not the label
+    return [Case((teacher, labels, t), f"at T = {t:g}") for t in (4.0, 1.0, 20.0)]
 
 
-def _gradients_close(got: Traced, want: Traced) -> bool:
-    return close(atol=1e-6, rtol=1e-4)(got.gradient, want.gradient)
-
-
-DISTILLATION_LOSS = Exercise(
-    name="distillation loss", cases=_distillation_cases,
-    hint="the gradient with respect to the student's logits differs from the reference's: compare your code "
-         "with the loss's formula, term by term.",
-    passed="its gradient matches the reference at 4 settings of T and alpha.",
-    run=with_gradient, same=_gradients_close, result=Traced,
-    form=(
-        Mistake("the loss must be a single number (a 0-dim tensor), averaged over the batch.",
-                lambda got, want, case: not_one_number(got.value, want, case)),
-        Mistake("the loss does not depend on the student's logits (did you detach them or use .item()?).",
-                lambda got, want, case: got.gradient is None),
-    ),
+DARK_KNOWLEDGE = Exercise(
+    name="what the soft targets say beyond the label", cases=_dark_knowledge_cases,
+    hint="expected {want}, got {got}.",
+    passed="the teacher's mean probability off the label, at T = 4, 1 and 20.",
+    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=close(atol=1e-6, rtol=1e-5),
+    form=(Mistake("return one number (the mean over the images), not {type}.",
+                  lambda got, want, case: not isinstance(got, numbers.Real)),),
     mistakes=(
-        Mistake("the soft term is not multiplied by T²: its gradient shrinks like 1/T², so it needs that factor."),
-        Mistake("alpha and 1 - alpha are swapped: alpha weighs the soft targets, 1 - alpha the labels."),
-        Mistake("the losses are summed over the batch: average them instead."),
-        Mistake("both the teacher's and the student's logits must be divided by T before the softmax."),
+        Mistake("soften the teacher's outputs with the temperature before reading its probabilities."),
+        Mistake("that is the probability off the teacher's own top class: the mass beyond the *label* is asked for "
+                "(on two of the check's images the teacher's top class is not the label)."),
+        Mistake("that is the probability of the label itself: the question is how much goes to the other classes."),
+        Mistake("that is a sum over the images: take the mean, so that the number does not grow with the batch."),
     ),
 )
 
 
-def check_distillation_loss(fn) -> None:
-    """Exercise (notebook 01): ``fn(student_logits, teacher_logits, labels, temperature, alpha)`` =
-    alpha * T² * KL(teacher_T || student_T) + (1 - alpha) * CE(student, labels), averaged over the batch."""
-    DISTILLATION_LOSS.check(fn)
+def check_dark_knowledge(fn) -> None:
+    """Exercise (notebook 01): ``fn(teacher_logits, labels, temperature)``: the mean, over the images, of
+    the probability the teacher gives at temperature T to the classes other than the label."""
+    DARK_KNOWLEDGE.check(fn)
 
 
 # ---- notebook 02 · a digit the student never saw -------------------------------------------------
@@ -150,44 +142,34 @@ def check_digit_mass(fn) -> None:
     DIGIT_MASS.check(fn)
 
 
-def _shift_cases():
-    logits = torch.tensor([[2.0, 0.0, 1.0], [0.5, 2.0, 0.0], [1.5, 0.0, 0.2], [0.0, 1.0, 0.9], [3.0, 0.0, 0.0]])
-    shifts = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0]
-    return [Case((logits, torch.tensor([2, 1, 2, 2, 0]), 2, shifts), "", {"shifts": shifts})]
+# ---- notebook 02 · the shift at which an answer flips: max over the other classes of z_j, minus z_cls -----
+
+def _flip_cases():
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(6, 10, generator=g) * 3
+    logits[0, 7] = logits[0].max() + 1.0  # an image already read as a 7
+    small = torch.tensor([[2.0, 0.0, 1.0], [0.5, 2.0, 0.0], [1.5, 0.0, 0.2], [0.0, 1.0, 1.9], [3.0, 0.0, 0.0]])
+    return [Case((logits, 7), "10 classes, cls = 7"), Case((small, 2), "3 classes, cls = 2")]
 
 
-def _the_shift(fn, case):
-    """The student may return (shift, accuracies) as ``distillation.best_bias_shift`` does: grade the shift."""
-    got = call_with_copies(fn, case)
-    return got[0] if isinstance(got, tuple) else got
-
-
-def _not_a_number(got, want, case) -> bool:
-    try:
-        float(got)
-    except (TypeError, ValueError):
-        return True
-    return False
-
-
-BEST_BIAS_SHIFT = Exercise(
-    name="choose the bias shift", cases=_shift_cases,
-    hint="expected one of the shifts {shifts}, got {got}.",
-    passed="on the check's own small logits, picks {want}, the shift with the highest accuracy.",
-    run=_the_shift, same=lambda got, want: float(got) == want,
-    form=(Mistake("return the shift (a number), not {type}.", _not_a_number),),
+FLIP_SHIFTS = Exercise(
+    name="the shift that flips an answer", cases=_flip_cases,
+    hint="expected {want}, got {got}.",
+    passed="each image's flip point, on 11 images, including ones already read as the class.",
+    same=close(atol=1e-6, rtol=1e-6), form=TENSOR_FORM,
     mistakes=(
-        Mistake("shift {got} is one of the shifts, but not the one with the highest accuracy: measure the "
-                "accuracy each shift gives and keep the best (the first one on ties).",
-                lambda got, want, case: float(got) in case.args[3]),
+        Mistake("an image already read as the class must get a negative number (it stays that class until the shift "
+                "goes below it): compare the class's logit with the largest logit of the *other* classes."),
+        Mistake("the sign is reversed: a positive number is what must be *added* to the class's logit."),
+        Mistake("the bias is added to a logit, so compare logits, not softmax probabilities."),
     ),
 )
 
 
-def check_best_bias_shift(fn) -> None:
-    """Exercise (notebook 02): ``fn(logits, labels, cls, shifts)``: the shift of class ``cls``'s logit
-    with the highest accuracy (the first one on ties)."""
-    BEST_BIAS_SHIFT.check(fn)
+def check_flip_shifts(fn) -> None:
+    """Exercise (notebook 02): ``fn(logits, cls)``: for each image, the shift of class ``cls``'s logit
+    above which the image is read as ``cls``: the largest logit of the other classes minus ``cls``'s."""
+    FLIP_SHIFTS.check(fn)
 
 
 # ---- notebook 03 · an ensemble as the teacher ------------------------------------------------------
@@ -458,6 +440,6 @@ def check_cascade_threshold(fn, chosen_on, test) -> None:
     CASCADE_THRESHOLD.check(fn, chosen_on, test)
 
 
-EXERCISES = (SOFTMAX_WITH_TEMPERATURE, DISTILLATION_LOSS, DIGIT_MASS, BEST_BIAS_SHIFT, ENSEMBLE_PROBABILITIES,
+EXERCISES = (SOFTMAX_WITH_TEMPERATURE, DARK_KNOWLEDGE, DIGIT_MASS, FLIP_SHIFTS, ENSEMBLE_PROBABILITIES,
              AVERAGE_STATE_DICTS, SOFT_TARGET_GRADIENT, LOGIT_MATCHING_LOSS)
 DESIGN_TASKS = (DISTILLATION_TEMPERATURE, COSTLY_FALSE_ALARMS, CASCADE_THRESHOLD, MIMIC_TEMPERATURE)

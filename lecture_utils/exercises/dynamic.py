@@ -1,5 +1,5 @@
-"""Exercises of notebook 10: what training the exits together does to the first block, and choosing an
-exit by confidence."""
+"""Exercises of notebook 10: what training the exits together does to the first block, whether
+confidence tells right answers from wrong ones, and a design task: the exit threshold."""
 from __future__ import annotations
 
 import copy
@@ -7,7 +7,7 @@ import copy
 import torch
 
 from ..dynamic import EarlyExitNet, require_threshold, threshold_outcome
-from .harness import Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student, close
+from .harness import Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student, call_with_copies, close
 
 # ---- notebook 10 · trained together: how hard each exit's loss pulls on the first block ------------------
 
@@ -53,38 +53,56 @@ def check_exit_gradients(fn) -> None:
     EXIT_GRADIENTS.check(fn)
 
 
-# ---- notebook 10 · at inference: the first exit confident enough answers, else the last exit --------
+# ---- notebook 10 · is confidence a stopping signal? accuracy by confidence bin ------------------------
+# An image's confidence is its largest softmax probability; bin i holds edges[i] < confidence <= edges[i + 1].
 
-def _exit_cases():
-    confidences = torch.tensor([[0.95, 0.40, 0.60, 0.20],
-                                [0.99, 0.85, 0.70, 0.30],
-                                [0.99, 0.99, 0.80, 0.50]])
-    return [Case((confidences, t), f"threshold {t}") for t in (0.9, 0.8, 0.5, 1.0)]
+def _calibration_cases():
+    probabilities = torch.tensor([[0.50, 0.50, 0.00],  # confidence exactly on an edge: the bin below it
+                                  [0.60, 0.30, 0.10],
+                                  [0.20, 0.65, 0.15],
+                                  [0.10, 0.25, 0.65],
+                                  [0.95, 0.03, 0.02],
+                                  [0.02, 0.96, 0.02],
+                                  [0.03, 0.02, 0.95],
+                                  [0.00, 0.00, 1.00]])  # confidence 1: the last bin
+    labels = torch.tensor([1, 0, 2, 2, 0, 0, 2, 2])
+    edges = [0.0, 0.5, 0.7, 0.9, 1.0]
+    return [Case((probabilities, labels, edges), f"bins {edges}"),
+            Case((probabilities, labels, [0.0, 0.4, 0.45, 1.0]), "bins [0.0, 0.4, 0.45, 1.0] (two empty)")]
 
 
-def _undecided_not_last(got, want, case) -> bool:
-    """Some image that no exit is confident about was not sent to the last exit."""
-    confidences, threshold = case.args
-    undecided = (confidences < threshold).all(dim=0).tolist()
-    return any(u and g != len(confidences) - 1 for u, g in zip(undecided, got))
+def _same_or_both_empty(got, want) -> bool:
+    got, want = torch.as_tensor(got, dtype=torch.float64), torch.as_tensor(want, dtype=torch.float64)
+    return got.shape == want.shape and torch.allclose(got, want, atol=1e-9, equal_nan=True)
 
 
-FIRST_CONFIDENT_EXIT = Exercise(
-    name="first confident exit", cases=_exit_cases,
-    hint="expected exits {want}, got {got}.",
-    passed="the first exit past the threshold, the last one otherwise.",
-    run=lambda fn, case: as_list(fn(case.args[0].clone(), case.args[1])),
+ACCURACY_BY_CONFIDENCE = Exercise(
+    name="accuracy by confidence", cases=_calibration_cases,
+    hint="expected {want}, got {got}.",
+    passed="the accuracy in each confidence bin, empty bins included.",
+    run=lambda fn, case: as_list(call_with_copies(fn, case)), same=_same_or_both_empty,
+    form=(Mistake("return the accuracies as a list or a tensor, not {type}.",
+                  lambda got, want, case: not isinstance(got, list)),
+          Mistake("one accuracy per bin, len(edges) - 1 numbers; got {got}.",
+                  lambda got, want, case: len(got) != len(want)),
+          Mistake("a bin with no image has no accuracy: give it float('nan'), not 0.",
+                  lambda got, want, case: any(w != w and g == 0 for g, w in zip(got, want)))),
     mistakes=(
-        Mistake("you took the most confident exit; the network stops at the *first* one that is confident enough."),
-        Mistake("when no exit is confident enough, the image goes to the last exit.", _undecided_not_last),
+        Mistake("the confidence is what the network knows when it must decide: its largest probability, not the "
+                "label's."),
+        Mistake("each bin holds the images *between* its two edges, not every image above its lower edge."),
+        Mistake("divide by the number of images in the bin, not by all the images."),
+        Mistake("an image whose confidence equals an edge belongs to the bin below it (edges[i] < c <= edges[i + 1]): "
+                "a confidence of 1 must land in the last bin."),
     ),
 )
 
 
-def check_first_confident_exit(fn) -> None:
-    """Exercise (notebook 10): ``fn(confidences, threshold)``: for each image (column) the first exit
-    (row) whose confidence reaches the threshold, the last exit if none does."""
-    FIRST_CONFIDENT_EXIT.check(fn)
+def check_accuracy_by_confidence(fn) -> None:
+    """Exercise (notebook 10): ``fn(probabilities, labels, edges)``: for each bin
+    edges[i] < confidence <= edges[i + 1], where an image's confidence is its largest probability, the
+    share of the bin's images whose top class is the label (nan for an empty bin)."""
+    ACCURACY_BY_CONFIDENCE.check(fn)
 
 
 # ---- notebook 10 · design: a threshold that saves at least half the computation, at little accuracy ---
@@ -129,5 +147,5 @@ def check_exit_threshold(fn, validation, test, macs) -> None:
     EXIT_THRESHOLD.check(fn, validation, test, macs)
 
 
-EXERCISES = (EXIT_GRADIENTS, FIRST_CONFIDENT_EXIT)
+EXERCISES = (EXIT_GRADIENTS, ACCURACY_BY_CONFIDENCE)
 DESIGN_TASKS = (EXIT_THRESHOLD,)

@@ -1,5 +1,5 @@
-"""Exercises of notebooks 05-07: uniform quantization, packing bits, weight clustering, Huffman
-decoding, binary weights and the straight-through estimator."""
+"""Exercises of notebooks 05-07: uniform quantization, packing bits, weight clustering, prefix
+codes (Huffman's), binary weights and the straight-through estimator."""
 from __future__ import annotations
 
 import numbers
@@ -11,8 +11,8 @@ from ..clustering import evaluate_clustered_layer
 from ..huffman import fixed_length_bits
 from ..quantization import quantization_params, quantize_model, quantized_model_bytes
 from ..training import evaluate
-from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_student, close,
-                      not_a_pair, own_random_state, tensor_like, with_gradient)
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_student,
+                      call_with_copies, close, not_a_pair, own_random_state, tensor_like, with_gradient)
 
 # ---- notebook 05 · uniform quantization: w' = (clamp(round(w / scale) + zero_point, 0, 2^b - 1) - zero_point) * scale
 
@@ -115,25 +115,45 @@ def check_kmeans_step(fn) -> None:
     KMEANS_STEP.check(fn)
 
 
-def _huffman_cases():
-    code = {0: "0", 1: "10", 2: "110", 3: "111"}
-    bits = "".join(code[s] for s in [0, 0, 1, 3, 0, 2, 1, 0])
-    return [Case((bits, code), f"decoding {bits!r}")]
+# ---- notebook 06 · a prefix code: no code is the beginning of another, so a bit string needs no separators --
+
+def _prefix_cases():
+    codes = [
+        {0: "0", 1: "10", 2: "110", 3: "111"},  # a Huffman code
+        {0: "0", 1: "01", 2: "11"},  # '0' begins '01'
+        {0: "10", 1: "0", 2: "11"},
+        {0: "1", 1: "00", 2: "01", 3: "001"},  # '00' begins '001', two entries apart
+        {0: "0", 1: "0", 2: "1"},  # two symbols with the same code
+        {0: "011", 1: "1", 2: "01"},  # '01', written last, begins '011', written first
+    ]
+    return [Case((code,), f"code {code}") for code in codes]
 
 
-HUFFMAN_DECODE = Exercise(
-    name="Huffman decoding", cases=_huffman_cases,
-    same=lambda got, want: list(got) == want,
-    hint="gave {got}, expected {want}: no code is the beginning of another, so a symbol is known as soon as "
-         "the bits read so far form its code.",
-    passed="{want} decoded.",
-    form=(Mistake("return a list of symbols, not {type}.", lambda got, want, case: not isinstance(got, (list, tuple))),),
+def _not_true_or_false(got, want, case) -> bool:
+    numpy_scalar = type(got).__module__ == "numpy" and getattr(got, "shape", None) == ()  # numpy's bool too
+    return not (isinstance(got, (bool, int)) or numpy_scalar)
+
+
+PREFIX_FREE = Exercise(
+    name="a prefix code", cases=_prefix_cases,
+    hint="said {got}, expected {want}.",
+    passed="right on 6 codes: a Huffman code, and codes where one code begins another.",
+    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=lambda got, want: bool(got) == want,
+    form=(Mistake("return True or False, not {type}.", _not_true_or_false),),
+    mistakes=(
+        Mistake("a shorter code can come after a longer one in the table: test both orders of every pair."),
+        Mistake("comparing each code with the next one in the table misses pairs that are further apart: test "
+                "every pair (or sort the codes first, which puts a code just before those it begins)."),
+        Mistake("two symbols with the same code cannot be told apart: a code equal to another counts as its "
+                "beginning."),
+    ),
 )
 
 
-def check_huffman_decode(fn) -> None:
-    """Exercise (notebook 06): ``fn(bit_string, code)`` turns '0110...' back into symbols."""
-    HUFFMAN_DECODE.check(fn)
+def check_prefix_free(fn) -> None:
+    """Exercise (notebook 06): ``fn(code)``, ``code`` a dict {symbol: '0110...'}: True when no code is
+    the beginning (a prefix) of another symbol's code, False otherwise."""
+    PREFIX_FREE.check(fn)
 
 
 # ---- notebook 07 · binary weights: sign(w), or +1 with probability clip((w + 1) / 2, 0, 1) --------
@@ -365,5 +385,5 @@ def check_cluster_count(fn, model, layer, chosen_on, test) -> None:
     CLUSTER_COUNT.check(fn, model, layer, chosen_on, test)
 
 
-EXERCISES = (QUANTIZE_UNIFORM, PACK_BITS, KMEANS_STEP, HUFFMAN_DECODE, BINARIZE, STRAIGHT_THROUGH)
+EXERCISES = (QUANTIZE_UNIFORM, PACK_BITS, KMEANS_STEP, PREFIX_FREE, BINARIZE, STRAIGHT_THROUGH)
 DESIGN_TASKS = (BIT_BUDGET_TASK, CLUSTER_COUNT, BINARY_BUDGET_TASK)
