@@ -248,13 +248,14 @@ print(f"the {OMITTED_DIGIT}s' flip points: quartiles {quartiles[0]:+.2f}, {quart
       f"{int((flips[~is_digit] < quartiles[1]).sum())} other images flip below the median")
 
 # %% [markdown]
-# The flip points alone give the counts that the measurement gives (the first line). A quarter of the 7s are read as
-# 7 with no shift at all (their first quartile is below zero), and the shift at which half of them flip takes only a
-# handful of other images along (the second line): the cheap 7s come first, and every further one is bought with
+# The flip points alone give the counts that the measurement gives (the first line). More than a quarter of the 7s,
+# but fewer than half, are read as 7 with no shift at all (their first quartile is below zero, their median above),
+# and the shift at which half of them flip takes only a handful of other images along (the second line), against
+# the tens that the chosen shift takes (the first line): the cheap 7s come first, and further ones cost more and more
 # images of other digits. Two numbers per image decide what any shift does: its flip point, and which class it is
 # read as below it. Accuracy can only change where a shift passes a flip point, so the grid of shifts above samples a
-# step function, and a search over the flip points themselves is exact. The design task below makes the same trade
-# under another rule.
+# step function; trying one shift inside each interval between consecutive flip points is an exact search. The
+# design task below makes the same trade under another rule.
 
 # %% [markdown]
 # ### Exercise 3 · Design: a shift for an application where a false 7 is costly

@@ -333,7 +333,8 @@ claim("C15", len(code[frequent]) == min(lengths) and len(code[rare]) == max(leng
 # The Huffman-coded indices above are one long bit string, with nothing between the codes, and still decode exactly:
 # no code is the beginning (a *prefix*) of another symbol's code, so the decoder knows a symbol is complete as soon
 # as the bits it has read form a code. Write `my_is_prefix_free(code)`: `code` maps symbols to strings of '0' and
-# '1'; return True if no symbol's code begins another symbol's code, False otherwise. The cell then tests the code
+# '1'; return True if no symbol's code begins another symbol's code (a code equal to another's counts as its
+# beginning), False otherwise. The cell then tests the code
 # table above and a code that breaks the rule.
 
 # %%

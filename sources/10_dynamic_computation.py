@@ -325,11 +325,12 @@ for e, probabilities in enumerate(val_probs):
                                        for a, s in zip(accuracies, shares)))
 
 # %% [markdown]
-# At every exit, accuracy rises from bin to bin: an exit's confident answers are its right ones, which is what lets a
-# threshold send the sure images out early and keep the doubtful ones going (the table). Exit 1 is rarely sure: about
-# half of the images get at most 0.5 from it, and it is right on only two thirds of those, while on the images it
-# gives more than 0.7 it is almost always right. Deeper exits move more images into the top bins. The bins are a
-# validation measurement, like the threshold chosen from them; the test set is left for the check.
+# At every exit, accuracy rises from bin to bin: an exit's confident answers are more often right than its doubtful
+# ones, which is what lets a threshold send the sure images out early and keep the doubtful ones going (the table).
+# Exit 1 is rarely sure: about half of the images get at most 0.5 from it, and it is right on only two thirds of
+# those, while on the images it gives more than 0.7 it is almost always right. Deeper exits move more images into the
+# top bins. The bins are measured on the validation split, like the threshold chosen above; the test set was used
+# once, for that threshold.
 
 # %% [markdown]
 # ## C30 · Dynamic width, and the batch-norm problem

@@ -201,7 +201,7 @@ record("+ clustering (16 per layer), fixed bits",
 # Write `my_coded_sizes(weights, max_gap)`: for each layer of `weights` (a dict `{name: weight tensor}`, pruned: most
 # entries exactly 0), the pair `(gap_bytes, index_bytes)` that fixed-length codes take in the file. The gaps take the
 # bits that exercise 1 counts for the positions of the non-zero weights (in the flattened tensor), with the cap
-# `max_gap`; each kept weight has an index into the layer's codebook of distinct values;
+# `max_gap`; each kept weight has an index into the layer's codebook of distinct non-zero values;
 # `fixed_length_bits(n)` is the bits a fixed-length code for `n` symbols needs, and each part is packed into whole
 # bytes. The cell then splits the notebook's own fixed-length file.
 

@@ -92,8 +92,8 @@ CODED_SIZES = Exercise(
         Mistake("each layer's entry is a pair (gap_bytes, index_bytes).", _not_pairs),
     ),
     mistakes=(
-        Mistake("too few gap bytes: a gap too long for the code costs escape symbols too. Count the symbols of "
-                "gaps_with_escape, not the kept weights."),
+        Mistake("too few gap bytes: a gap too long for the code costs escape symbols too, as exercise 1 counts them; "
+                "count symbols, not the kept weights."),
         Mistake("a gap symbol is one of max_gap + 1 values (0 to max_gap): its fixed length follows from that count."),
         Mistake("only the kept (non-zero) weights have an index: where the zeros are, the gaps already say."),
         Mistake("zero is not in the codebook: count the distinct values of the kept weights only."),
@@ -104,8 +104,8 @@ CODED_SIZES = Exercise(
 
 def check_coded_sizes(fn) -> None:
     """Exercise (notebook 11): ``fn(weights, max_gap)`` for ``{layer: weight tensor}`` returns ``{layer:
-    (gap_bytes, index_bytes)}``: the bytes that fixed-length codes take for the gaps (``gaps_with_escape``,
-    symbols 0 to ``max_gap``) and for the codebook indices of the kept weights."""
+    (gap_bytes, index_bytes)}``: the bytes that fixed-length codes take for the gaps (``g // max_gap + 1``
+    symbols of 0 to ``max_gap`` per gap) and for the codebook indices of the kept weights."""
     CODED_SIZES.check(fn)
 
 

@@ -158,8 +158,8 @@ FLIP_SHIFTS = Exercise(
     passed="each image's flip point, on 11 images, including ones already read as the class.",
     same=close(atol=1e-6, rtol=1e-6), form=TENSOR_FORM,
     mistakes=(
-        Mistake("an image already read as the class must get a negative number (it stays that class until the shift "
-                "goes below it): compare the class's logit with the largest logit of the *other* classes."),
+        Mistake("an image already read as the class must get a negative number: it stays that class until the shift "
+                "goes below it, and the class is not its own rival."),
         Mistake("the sign is reversed: a positive number is what must be *added* to the class's logit."),
         Mistake("the bias is added to a logit, so compare logits, not softmax probabilities."),
     ),

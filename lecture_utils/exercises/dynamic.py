@@ -57,7 +57,7 @@ def check_exit_gradients(fn) -> None:
 # An image's confidence is its largest softmax probability; bin i holds edges[i] < confidence <= edges[i + 1].
 
 def _calibration_cases():
-    probabilities = torch.tensor([[0.50, 0.50, 0.00],  # confidence exactly on an edge: the bin below it
+    probabilities = torch.tensor([[0.50, 0.30, 0.20],  # confidence exactly on an edge: the bin below it
                                   [0.60, 0.30, 0.10],
                                   [0.20, 0.65, 0.15],
                                   [0.10, 0.25, 0.65],

@@ -142,8 +142,8 @@ PREFIX_FREE = Exercise(
     form=(Mistake("return True or False, not {type}.", _not_true_or_false),),
     mistakes=(
         Mistake("a shorter code can come after a longer one in the table: test both orders of every pair."),
-        Mistake("comparing each code with the next one in the table misses pairs that are further apart: test "
-                "every pair (or sort the codes first, which puts a code just before those it begins)."),
+        Mistake("comparing each code with the next one in the table misses pairs that are further apart: every "
+                "pair of codes can break the rule."),
         Mistake("two symbols with the same code cannot be told apart: a code equal to another counts as its "
                 "beginning."),
     ),
