@@ -69,6 +69,27 @@ def test_saving_in_jupyterlab_updates_the_source(tmp_path):
     assert code and all(saved.cells[i].outputs == built.cells[i].outputs for i in code), "the outputs survive a save"
 
 
+def test_a_cells_printing_is_one_output_however_the_kernel_split_it():
+    """Consecutive outputs of one stream are joined (the kernel's split depends on timing), others kept apart."""
+    from tools.notebooks import merge_streams
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1); print(2)")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+                           nbformat.v4.new_output("stream", name="stdout", text=["b\n", "c\n"]),
+                           nbformat.v4.new_output("stream", name="stderr", text="warning\n"),
+                           nbformat.v4.new_output("display_data", data={"text/plain": "figure"}),
+                           nbformat.v4.new_output("stream", name="stdout", text="d\n")]
+    merge_streams(nb)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in nb.cells[0].outputs] == [
+        ("stream", "stdout", "a\nb\nc\n"), ("stream", "stderr", "warning\n"), ("display_data", None, None),
+        ("stream", "stdout", "d\n")]
+    for path in notebook_paths():  # and the committed notebooks are built so
+        for cell in nbformat.read(path, as_version=4).cells:
+            outputs = cell.get("outputs", [])
+            assert not any(a.get("output_type") == b.get("output_type") == "stream" and a.get("name") == b.get("name")
+                           for a, b in zip(outputs, outputs[1:])), f"{path.name}: a split stream"
+
+
 def test_rebuilding_a_notebook_gives_the_same_bytes(tmp_path):
     """`make notebooks` on an unchanged source leaves `git status` clean: no timestamps, no wall
     times, widget ids that do not change. Shown on the quickest notebook with widgets."""

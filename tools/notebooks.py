@@ -81,6 +81,23 @@ def drop_dead_widget_outputs(nb) -> int:
     return dropped
 
 
+def merge_streams(nb) -> None:
+    """Join each run of consecutive outputs of one stream (stdout, stderr) into one output: how the
+    kernel splits a cell's printing into messages depends on timing, what it printed does not."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for out in cell.get("outputs", []):
+            previous = merged[-1] if merged else None
+            if (out.get("output_type") == "stream" and previous is not None
+                    and previous.get("output_type") == "stream" and previous.get("name") == out.get("name")):
+                previous["text"] = "".join(previous["text"]) + "".join(out["text"])
+                continue
+            merged.append(out)
+        cell.outputs = merged
+
+
 def stable_widget_ids(nb, name: str) -> None:
     """Replace the kernel's random widget model ids by ids made from the notebook's name and the
     widget's order of creation, everywhere they occur (saved state, outputs, references)."""
@@ -121,6 +138,7 @@ def execute(path: Path, save: bool = False, timeout: int = 900, from_source: boo
         from lecture_utils.files import atomic_write_bytes
 
         drop_dead_widget_outputs(nb)
+        merge_streams(nb)
         stable_widget_ids(nb, path.stem)
         nb.metadata.get("language_info", {}).pop("version", None)  # the same file on any Python 3
         atomic_write_bytes(out or path, (nbformat.writes(nb) + "\n").encode())
