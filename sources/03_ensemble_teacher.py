@@ -31,7 +31,7 @@ from lecture_utils import (MLP, Spread, balanced_subset, claim, clearly_below, c
                            train_recipes, verdict)
 from lecture_utils.config import wall_times_shown
 from lecture_utils.ensembles import average_state_dicts, cascade, ensemble_probabilities, majority_vote
-from lecture_utils.exercises import check_average_state_dicts, check_cascade_threshold, check_ensemble_probabilities
+from lecture_utils.exercises import check_cascade_threshold, check_error_overlap, check_unit_match
 
 # %% [markdown]
 # ## Train the members
@@ -112,19 +112,35 @@ claim("C6", averaged[-1] < min(single),
 # The ensemble makes fewer errors than any single member (the claim check above), and each member added costs one
 # more forward pass and one more set of parameters: this is why ensembles win competitions and are rarely deployed.
 #
-# ### Exercise 1 · Average the members' outputs
+# ### Exercise 1 · Why averaging helps: whose errors are they?
 #
-# Write `my_ensemble_probabilities(logits_list)`: given each member's logits (a list of `(batch, classes)` tensors),
-# return the ensemble's probabilities, the mean over members of each member's softmax.
+# An average can only fix an image that some members get right. Write `my_error_overlap(member_probs, labels)`:
+# `member_probs` is `(members, images, classes)`, each member's softmax outputs; a member gets an image wrong when its
+# top class is not the label. Return a list with, for each k from 0 to the number of members, the number of images
+# that exactly k members get wrong. The cell then splits the test images by k and counts the average's errors in
+# each group.
 
 # %%
-def my_ensemble_probabilities(logits_list):
+def my_error_overlap(member_probs, labels):
     ### BEGIN SOLUTION
-    return torch.stack([torch.softmax(z, dim=1) for z in logits_list]).mean(dim=0)
+    wrong_members = (member_probs.argmax(dim=2) != labels).sum(dim=0)  # per image
+    return [int((wrong_members == k).sum()) for k in range(len(member_probs) + 1)]
     ### END SOLUTION
 
 
-check_ensemble_probabilities(my_ensemble_probabilities)
+check_error_overlap(my_error_overlap)
+overlap = my_error_overlap(member_probs, y_test)
+wrong_members = (member_probs.argmax(dim=2) != y_test).sum(dim=0)
+average_wrong = member_probs.mean(dim=0).argmax(dim=1) != y_test
+print(f"{'members wrong':>14} {'test images':>12} {'the average of ' + str(len(members)) + ' wrong':>24}")
+for k, count in enumerate(overlap):
+    print(f"{k:>14} {count:>12,} {int(average_wrong[wrong_members == k].sum()):>24,}")
+
+# %% [markdown]
+# The average fixes every image that only one member gets wrong, and most of those that two get wrong; once most
+# members are wrong it rarely recovers, and it cannot fix an image that every member gets wrong (the table; its last
+# column adds up to the average's test errors above). Averaging helps as much as the members' mistakes differ:
+# members that all made the same errors would gain nothing from being averaged.
 
 # %% [markdown]
 # ### Exercise 2 · Design: an ensemble only when needed
@@ -262,14 +278,20 @@ claim("C12", not clearly_below(last, along_run[2]) and independent.errors > 5 * 
 # what averaging it with itself-before-the-shuffle does to its test errors.
 
 # %%
+def units_reordered(network, order):
+    """The same network with its first hidden layer's units in ``order``: the rows of Linear(784, h) and its
+    bias, and the columns of the next Linear, which reads them after the ReLU."""
+    out = copy.deepcopy(network)
+    with torch.no_grad():
+        out[1].weight.copy_(network[1].weight[order])
+        out[1].bias.copy_(network[1].bias[order])
+        out[3].weight.copy_(network[3].weight[:, order])
+    return out
+
+
 net = members[0]
 perm = torch.randperm(P.member_hidden[0], generator=torch.Generator().manual_seed(0))
-shuffled = copy.deepcopy(net)
-first, second = shuffled[1], shuffled[3]  # Linear(784, h) and Linear(h, ...) around the first ReLU
-with torch.no_grad():
-    first.weight.copy_(first.weight[perm])
-    first.bias.copy_(first.bias[perm])
-    second.weight.copy_(second.weight[:, perm])
+shuffled = units_reordered(net, perm)
 same_outputs = torch.allclose(predict_logits(net, x_test), predict_logits(shuffled, x_test), atol=1e-4)
 mix = evaluate(network_with(average_state_dicts([net.state_dict(), shuffled.state_dict()])), x_test, y_test)
 print(f"shuffled network gives the same outputs: {same_outputs}; its weights averaged with the original's: "
@@ -278,16 +300,40 @@ assert same_outputs
 
 
 # %% [markdown]
-# ### Exercise 3 · Average parameters
+# ### Exercise 3 · Find the shuffle, then average
 #
-# Write `my_average_state_dicts(state_dicts)`: return a dict with the same keys whose tensors are the element-wise
-# mean of the corresponding tensors.
+# If the units of two networks were the same up to their order, putting them back in order would make averaging
+# work. Write `my_unit_match(w_reference, w_other)`: two first-layer weight matrices `(units, inputs)`, a unit being a
+# row (its incoming weights); for each reference unit `i`, return the index of the row of `w_other` nearest to it in
+# Euclidean distance. The cell then puts the shuffled network's units back in order with your match and averages
+# again, and tries the same on two members trained independently.
 
 # %%
-def my_average_state_dicts(state_dicts):
+def my_unit_match(w_reference, w_other):
     ### BEGIN SOLUTION
-    return {key: torch.stack([sd[key] for sd in state_dicts]).mean(dim=0) for key in state_dicts[0]}
+    distances = ((w_reference[:, None, :] - w_other[None, :, :]) ** 2).sum(dim=2)  # (reference, other)
+    return distances.argmin(dim=1).tolist()
     ### END SOLUTION
 
 
-check_average_state_dicts(my_average_state_dicts)
+check_unit_match(my_unit_match)
+
+
+with torch.no_grad():
+    match = my_unit_match(net[1].weight, shuffled[1].weight)
+    restored = units_reordered(shuffled, match)
+realigned = evaluate(network_with(average_state_dicts([net.state_dict(), restored.state_dict()])), x_test, y_test)
+print(f"shuffled network, units matched back: {len(set(match))} distinct of {len(match)}; averaged with the original: "
+      f"{realigned.errors} test errors (the network alone: {evaluate(net, x_test, y_test).errors})")
+with torch.no_grad():
+    across = my_unit_match(members[0][1].weight, members[1][1].weight)
+print(f"members 0 and 1, trained independently: the nearest-unit match names {len(set(across))} distinct units of "
+      f"member 1 for the {len(across)} of member 0")
+
+# %% [markdown]
+# Matched by the nearest rows, the shuffled network's units come back one to one, and its average with the original
+# is the original again (the same test errors, the first line). Two independently trained members are not a shuffle
+# of each other: the nearest-unit match names far fewer distinct units of member 1 than member 0 has (the second
+# line), so several units of member 0 would all be paired with the same unit of member 1. No reordering makes their
+# units the same, which is why averaging their weights fails (C12 above); a one-to-one pairing would have to pair
+# units that are not alike.

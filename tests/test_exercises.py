@@ -35,7 +35,7 @@ BY_NAME = {e.name: e for e in EXERCISES}
 # The notebooks import these, with these parameters (an exercise replaced takes its check with it).
 SIGNATURES = {name: ["fn"] for name in [
     "check_softmax_with_temperature", "check_dark_knowledge", "check_digit_mass", "check_flip_shifts",
-    "check_ensemble_probabilities", "check_average_state_dicts", "check_soft_target_gradient", "check_logit_matching_loss",
+    "check_error_overlap", "check_unit_match", "check_soft_target_gradient", "check_logit_matching_loss",
     "check_quantize_uniform", "check_pack_bits", "check_kmeans_step",
     "check_prefix_free", "check_binarize", "check_straight_through", "check_conv_costs",
     "check_separable_block", "check_separable_approximation", "check_truncated_svd", "check_exit_gradients",
@@ -289,6 +289,10 @@ ALSO_RIGHT = [  # other ways of being right, as students write them
     ("soft-target gradient", lambda z, v, t: torch.func.grad(
         lambda zz: t**2 * F.kl_div(F.log_softmax(zz / t, 1), F.softmax(v / t, 1), reduction="batchmean"))(z)),
     ("the shift that flips an answer", _flip_shifts_by_the_top_two),
+    ("how many members get each image wrong",  # a tensor of counts
+     lambda probs, y: torch.bincount((probs.argmax(2) != y).sum(0), minlength=len(probs) + 1)),
+    ("matching hidden units", lambda a, b: torch.cdist(a, b).argmin(1)),  # a tensor of indices
+    ("matching hidden units", lambda a, b: [int(((b - row) ** 2).sum(1).argmin()) for row in a]),
     ("a prefix code", _prefix_free_by_decoding),
     ("a prefix code", lambda code: __import__("numpy").bool_(_prefix_free_by_decoding(code))),
     ("binarize", lambda w, s: torch.where(torch.rand_like(w) < ((w + 1) / 2).clamp(0, 1), 1.0, -1.0) if s
@@ -327,8 +331,8 @@ UNRECOGNISED = [  # wrong in a way no catalogued mistake describes: the generic 
     ("where the teacher hides a digit", lambda z, y, d, t: {c: 0.5 for c in sorted(set(y.tolist()))}),
     ("soft-target gradient", lambda z, v, t: torch.zeros_like(z)),
     ("the shift that flips an answer", lambda z, c: torch.zeros(len(z))),
-    ("ensemble by averaging", lambda zs: torch.softmax(zs[0], 1)),
-    ("average parameters", lambda sds: sds[0]),
+    ("how many members get each image wrong", lambda probs, y: [0] * (len(probs) + 1)),
+    ("matching hidden units", lambda a, b: list(range(len(a)))),
     ("logit matching", lambda z, v: ((z - v) ** 2).mean()),
     ("uniform quantization", _zero_point_not_rounded),
     ("pack bits", lambda c, b: pack_bits(c, b)[::-1]),

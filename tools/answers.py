@@ -27,7 +27,6 @@ from lecture_utils.architecture import DepthwiseSeparableConv2d
 from lecture_utils.binary import binarize
 from lecture_utils.deep_compression import gaps_with_escape
 from lecture_utils.distillation import logit_matching_loss, softmax_with_temperature
-from lecture_utils.ensembles import average_state_dicts
 from lecture_utils.exercises import EXERCISES
 from lecture_utils.exercises.harness import EXPECTED_FILE, Exercise, load_expected
 from lecture_utils.files import atomic_write_bytes
@@ -74,6 +73,17 @@ def _flip_shifts(z, c):
     return others.max(dim=1).values - z[:, c]
 
 
+def error_overlap(member_probs, labels) -> list:
+    """For k = 0 .. members, the number of images that exactly k members get wrong."""
+    wrong = (member_probs.argmax(dim=-1) != labels).sum(dim=0)  # per image, the members that get it wrong
+    return torch.bincount(wrong, minlength=len(member_probs) + 1).tolist()
+
+
+def match_units(reference, other) -> list:
+    """For each row (unit) of ``reference``, the index of the nearest row of ``other`` (Euclidean distance)."""
+    return torch.cdist(reference, other).argmin(dim=1).tolist()
+
+
 DISTILLATION = {
     "softmax with temperature": Answers(softmax_with_temperature, (
         lambda z, t: (z / t).tolist(),  # not a tensor
@@ -106,16 +116,17 @@ DISTILLATION = {
         lambda z, c: -_flip_shifts(z, c),
         lambda z, c: _flip_shifts(torch.softmax(z, 1), c),
     )),
-    "ensemble by averaging": Answers(lambda logits: torch.stack([torch.softmax(z, 1) for z in logits]).mean(0), (
-        lambda zs: [torch.softmax(z, 1) for z in zs],
-        lambda zs: torch.softmax(zs[0], 1)[0],
-        lambda zs: torch.softmax(torch.stack(zs).mean(0), 1),
-        lambda zs: torch.stack([torch.softmax(z, 1) for z in zs]).sum(0),
+    "how many members get each image wrong": Answers(error_overlap, (
+        lambda probs, y: {"counts": error_overlap(probs, y)},
+        lambda probs, y: error_overlap(probs, y)[1:],
+        lambda probs, y: error_overlap(probs, y)[::-1],
+        lambda probs, y: torch.tensor(error_overlap(probs, y)).flip(0).cumsum(0).flip(0).tolist(),
     )),
-    "average parameters": Answers(average_state_dicts, (
-        lambda sds: [sd["w"] for sd in sds],
-        lambda sds: {k: sds[0][k].tolist() for k in sds[0]},
-        lambda sds: {k: sum(sd[k] for sd in sds) for k in sds[0]},
+    "matching hidden units": Answers(match_units, (
+        lambda a, b: {"match": match_units(a, b)},
+        lambda a, b: match_units(a.T, b.T),
+        lambda a, b: match_units(b, a),
+        lambda a, b: (a @ b.T).argmax(dim=1).tolist(),
     )),
     "soft-target gradient": Answers(_soft_target_gradient, (
         lambda z, v, t: _soft_target_gradient(z, v, t).tolist(),

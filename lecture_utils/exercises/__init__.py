@@ -22,10 +22,10 @@ from . import architecture, combining, distillation, dynamic, homework, quantiza
 from .architecture import (check_conv_costs, check_rank_budget, check_separable_approximation, check_separable_block,
                            check_separable_widths, check_truncated_svd)
 from .combining import check_coded_sizes, check_file_budget, check_gap_bits
-from .distillation import (check_average_state_dicts, check_cascade_threshold, check_costly_false_alarms,
-                           check_dark_knowledge, check_digit_mass, check_distillation_temperature,
-                           check_ensemble_probabilities, check_flip_shifts, check_logit_matching_loss,
-                           check_mimic_temperature, check_soft_target_gradient, check_softmax_with_temperature)
+from .distillation import (check_cascade_threshold, check_costly_false_alarms, check_dark_knowledge, check_digit_mass,
+                           check_distillation_temperature, check_error_overlap, check_flip_shifts,
+                           check_logit_matching_loss, check_mimic_temperature, check_soft_target_gradient,
+                           check_softmax_with_temperature, check_unit_match)
 from .dynamic import check_accuracy_by_confidence, check_exit_gradients, check_exit_threshold
 from .harness import Case, DesignTask, Exercise, ExerciseError, Mistake
 from .homework import check_demo_recipe, check_homework_model, check_parameter_count
@@ -44,7 +44,7 @@ __all__ = [
     # notebooks 01-04
     "check_softmax_with_temperature", "check_dark_knowledge", "check_distillation_temperature",
     "check_digit_mass", "check_flip_shifts", "check_costly_false_alarms",
-    "check_ensemble_probabilities", "check_cascade_threshold", "check_average_state_dicts",
+    "check_error_overlap", "check_cascade_threshold", "check_unit_match",
     "check_soft_target_gradient", "check_logit_matching_loss", "check_mimic_temperature",
     # notebooks 05-07
     "check_quantize_uniform", "check_pack_bits", "check_bit_budget",

@@ -1,6 +1,7 @@
 """Exercises of notebooks 01-04: softmax with temperature, what soft targets say beyond the label,
-where the teacher hides an unseen digit and where a bias shift flips an answer, ensembles, the
-soft-target gradient and logit matching, and their design tasks."""
+where the teacher hides an unseen digit and where a bias shift flips an answer, how many members
+get each image wrong and matching hidden units (ensembles), the soft-target gradient and logit
+matching, and their design tasks."""
 from __future__ import annotations
 
 import numbers
@@ -13,8 +14,8 @@ from ..ensembles import cascade
 from ..models import MLP
 from ..seeds import train_recipes
 from ..training import evaluate
-from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, as_number, call_student, call_with_copies,
-                      close, not_one_number, own_random_state, tensor_like)
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student, call_with_copies,
+                      close, not_one_number, own_random_state)
 
 # ---- notebook 01 · softmax with temperature: p_i = exp(y_i / T) / sum_j exp(y_j / T) ----------------
 
@@ -172,61 +173,72 @@ def check_flip_shifts(fn) -> None:
     FLIP_SHIFTS.check(fn)
 
 
-# ---- notebook 03 · an ensemble as the teacher ------------------------------------------------------
+# ---- notebook 03 · why averaging helps: how many members get each image wrong ------------------------
 
-def _ensemble_cases():
+def _overlap_cases():
     g = torch.Generator().manual_seed(2)
-    return [Case(([torch.randn(5, 4, generator=g) * 3 for _ in range(3)],))]
+    labels = torch.randint(0, 4, (12,), generator=g)
+    probs = torch.softmax(torch.randn(3, 12, 4, generator=g) * 2 + 3 * torch.nn.functional.one_hot(labels, 4), dim=2)
+    two = torch.softmax(torch.randn(2, 6, 3, generator=g) * 3, dim=2)
+    return [Case((probs, labels), "3 members, 12 images", {"members": 3}),
+            Case((two, torch.tensor([0, 1, 2, 0, 1, 2])), "2 members, 6 images", {"members": 2})]
 
 
-ENSEMBLE_PROBABILITIES = Exercise(
-    name="ensemble by averaging", cases=_ensemble_cases,
-    hint="expected {want[0]} for the first image, got {got[0]}.",
-    passed="the mean of the members' probabilities.",
-    same=close(atol=1e-6, rtol=0),
-    form=TENSOR_FORM,
+ERROR_OVERLAP = Exercise(
+    name="how many members get each image wrong", cases=_overlap_cases,
+    hint="expected {want}, got {got}.",
+    passed="the images counted by how many members get them wrong.",
+    run=lambda fn, case: as_list(call_with_copies(fn, case)),
+    same=lambda got, want: [int(g) for g in got] == want,
+    form=(Mistake("return the counts as a list (or a tensor), not {type}.", lambda got, want, case: not isinstance(got, list)),
+          Mistake("one count for each k from 0 to the number of members ({members} + 1 numbers); got {got}.",
+                  lambda got, want, case: len(got) != len(want))),
     mistakes=(
-        Mistake("you averaged the logits, then took the softmax: average the members' probabilities instead."),
-        Mistake("you summed the probabilities: the result must be a mean (each row sums to 1)."),
+        Mistake("those are the images counted by how many members get them *right*: count the wrong answers."),
+        Mistake("those count the images that *at least* k members get wrong: count exactly k."),
     ),
 )
 
 
-def check_ensemble_probabilities(fn) -> None:
-    """Exercise (notebook 03): ``fn(list_of_logits)`` = (1/M) sum_m softmax(z_m), the members' mean probabilities."""
-    ENSEMBLE_PROBABILITIES.check(fn)
+def check_error_overlap(fn) -> None:
+    """Exercise (notebook 03): ``fn(member_probs, labels)``, ``member_probs`` ``(members, images,
+    classes)``: for k = 0 .. members, the number of images that exactly k members get wrong."""
+    ERROR_OVERLAP.check(fn)
 
 
-def _state_dict_cases():
+# ---- notebook 03 · why averaging parameters fails: matching hidden units ------------------------------
+
+def _match_cases():
     g = torch.Generator().manual_seed(3)
-    return [Case(([{"w": torch.randn(3, 2, generator=g), "b": torch.randn(3, generator=g)} for _ in range(4)],))]
+    reference = torch.randn(5, 3, generator=g)
+    shuffled = reference[[2, 0, 4, 1, 3]] + 0.01 * torch.randn(5, 3, generator=g)  # the same units, reordered
+    scales = torch.tensor([0.3, 0.5, 1.0, 2.0, 4.0, 0.2])[:, None]
+    independent = torch.randn(6, 4, generator=g) * scales, torch.randn(6, 4, generator=g) * scales.flip(0)
+    return [Case((reference, shuffled), "the same 5 units in another order"),
+            Case(independent, "two unrelated layers of 6 units")]
 
 
-def _entrywise(same):
-    """Compare two state dicts entry by entry with ``same``."""
-    return lambda got, want: all(same(got[k], want[k]) for k in want)
-
-
-AVERAGE_STATE_DICTS = Exercise(
-    name="average parameters", cases=_state_dict_cases,
-    hint="each entry should be the element-wise mean of the 4 tensors.",
-    passed="the element-wise mean of 4 state dicts.",
-    same=_entrywise(close(atol=1e-6, rtol=0)),
-    form=(
-        Mistake("return a dict with the same keys as each state dict ('w' and 'b' here).",
-                lambda got, want, case: not isinstance(got, dict) or set(got) != set(want)),
-        Mistake("each value must be a tensor shaped like the ones averaged.",
-                lambda got, want, case: not all(map(tensor_like, got.values(), want.values()))),
-    ),
+UNIT_MATCH = Exercise(
+    name="matching hidden units", cases=_match_cases,
+    hint="expected {want}, got {got}.",
+    passed="each reference unit matched with the nearest unit of the other layer.",
+    run=lambda fn, case: as_list(call_with_copies(fn, case)),
+    same=lambda got, want: [int(g) for g in got] == want,
+    form=(Mistake("return the indices as a list (or a tensor), not {type}.", lambda got, want, case: not isinstance(got, list)),
+          Mistake("one index per unit of the reference layer (a unit is a row: its incoming weights); got {got}.",
+                  lambda got, want, case: len(got) != len(want))),
     mistakes=(
-        Mistake("you summed the tensors: the result must be their mean."),
+        Mistake("that matches each unit of the *other* layer with the reference: the answer is, for reference unit "
+                "i, which row of the other layer is nearest to it."),
+        Mistake("the largest dot product favours long rows: the nearest unit is the one at the smallest distance."),
     ),
 )
 
 
-def check_average_state_dicts(fn) -> None:
-    """Exercise (notebook 03): ``fn(list_of_state_dicts)`` returns their element-wise mean (checkpoint averaging)."""
-    AVERAGE_STATE_DICTS.check(fn)
+def check_unit_match(fn) -> None:
+    """Exercise (notebook 03): ``fn(w_reference, w_other)``, two ``(units, inputs)`` weight matrices: for
+    each reference unit (row) i, the index of the row of ``w_other`` nearest to it (Euclidean distance)."""
+    UNIT_MATCH.check(fn)
 
 
 # ---- notebook 04 · logit matching: 1/2 sum_i (z_i - v_i)² on zero-meaned logits ----------------------
@@ -440,6 +452,6 @@ def check_cascade_threshold(fn, chosen_on, test) -> None:
     CASCADE_THRESHOLD.check(fn, chosen_on, test)
 
 
-EXERCISES = (SOFTMAX_WITH_TEMPERATURE, DARK_KNOWLEDGE, DIGIT_MASS, FLIP_SHIFTS, ENSEMBLE_PROBABILITIES,
-             AVERAGE_STATE_DICTS, SOFT_TARGET_GRADIENT, LOGIT_MATCHING_LOSS)
+EXERCISES = (SOFTMAX_WITH_TEMPERATURE, DARK_KNOWLEDGE, DIGIT_MASS, FLIP_SHIFTS, ERROR_OVERLAP,
+             UNIT_MATCH, SOFT_TARGET_GRADIENT, LOGIT_MATCHING_LOSS)
 DESIGN_TASKS = (DISTILLATION_TEMPERATURE, COSTLY_FALSE_ALARMS, CASCADE_THRESHOLD, MIMIC_TEMPERATURE)
