@@ -30,7 +30,7 @@ from lecture_utils import (Spread, balanced_subset, claim, clearly_below, count_
 from lecture_utils.clustering import (cluster_in_training, cluster_model, cluster_weights, clustered_layers,
                                       clustered_model_bytes, clustering_error, error_by_magnitude,
                                       evaluate_clustered_layer, settle_clusters)
-from lecture_utils.exercises import check_cluster_count, check_kmeans_step, check_prefix_free
+from lecture_utils.exercises import check_centroid_gradients, check_cluster_count, check_prefix_free
 from lecture_utils.huffman import (average_code_length, entropy_bits, fixed_length_bits, huffman_code, huffman_decode,
                                    huffman_encode)
 from lecture_utils.quantization import (pack_bits, quantize_codes, quantize_model, quantized_model_bytes,
@@ -93,21 +93,46 @@ claim("C14", torch.allclose(found, lecture_values, atol=0.02) and stored_bits ==
 
 
 # %% [markdown]
-# ### Exercise 1 · One step of k-means
+# ### Exercise 1 · The gradient of a shared weight
 #
-# k-means alternates two steps: give each weight to its nearest centre, then move each centre to the mean of its
-# weights. Write `my_kmeans_step(weights, centres)` returning `(new_centres, assignment)`.
+# Once clustered, the weights of a cluster are one number, its centre, and Deep Compression fine-tunes the centres
+# (C17 below; the lecture's figure groups the block's gradients by colour). Write
+# `my_centroid_gradients(weight_grad, indices, num_clusters)`: `weight_grad` is the gradient of the loss with respect
+# to each weight, as if every weight were free; `indices` holds each weight's cluster. Return the gradient of the loss
+# with respect to each centre, a tensor of `num_clusters` numbers (think about what moving one centre does to the
+# weights). The cell then compares your answer with autograd on the first layer of the trained network.
 
 # %%
-def my_kmeans_step(weights, centres):
+def my_centroid_gradients(weight_grad, indices, num_clusters):
     ### BEGIN SOLUTION
-    assignment = (weights[:, None] - centres[None, :]).abs().argmin(dim=1)
-    new_centres = torch.stack([weights[assignment == k].mean() for k in range(len(centres))])
-    return new_centres, assignment
+    grads = torch.zeros(num_clusters, dtype=weight_grad.dtype)
+    return grads.index_add(0, indices.reshape(-1), weight_grad.reshape(-1))  # every weight of a centre moves with it
     ### END SOLUTION
 
 
-check_kmeans_step(my_kmeans_step)
+check_centroid_gradients(my_centroid_gradients)
+codebook4, indices4 = cluster_weights(model[1].weight, 4)
+x_batch, y_batch = x_train[:256], y_train[:256]
+
+
+def loss_with_first_layer(weight):
+    return F.cross_entropy(torch.func.functional_call(model, {"1.weight": weight}, (x_batch,)), y_batch)
+
+
+shared = codebook4.detach().clone().requires_grad_(True)
+loss_with_first_layer(shared[indices4]).backward()  # autograd through codebook[indices]
+free = codebook4[indices4].detach().clone().requires_grad_(True)
+loss_with_first_layer(free).backward()  # the same weights, each one free
+mine = my_centroid_gradients(free.grad, indices4, 4)
+print(f"{'centre':>8} {'weights':>8} {'yours':>11} {'autograd':>11}")
+for k in range(4):
+    print(f"{codebook4[k].item():>8.4f} {int((indices4 == k).sum()):>8,} {mine[k].item():>11.6f} {shared.grad[k].item():>11.6f}")
+assert torch.allclose(mine, shared.grad, atol=1e-6, rtol=1e-4)
+
+# %% [markdown]
+# Your centre gradients and autograd's, taken through `codebook[indices]`, agree to the printed digits: in backward,
+# indexing adds up the gradients of every weight that shares a value. That is all `SharedWeights`
+# (`lecture_utils.clustering`) needs to fine-tune the centres in C17 below, with the indices held fixed.
 
 # %% [markdown]
 # ## Where the centres start

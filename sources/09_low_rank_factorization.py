@@ -29,7 +29,7 @@ from lecture_utils import (SeedStack, Spread, claim, count_parameters, evaluate,
                            stacked_loss, verdict)
 from lecture_utils.architecture import (DepthwiseSeparableConv2d, low_rank_factorize, low_rank_model,
                                         low_rank_parameter_counts, separable_filters)
-from lecture_utils.exercises import check_rank_budget, check_separable_approximation, check_truncated_svd
+from lecture_utils.exercises import check_rank_budget, check_rank_for_energy, check_separable_approximation
 from lecture_utils.pretrained import load_teacher
 from lecture_utils.widgets import RankSlider
 
@@ -99,21 +99,43 @@ for K in (5, 20, 50):
 
 
 # %% [markdown]
-# ### Exercise 1 · Truncated SVD
+# ### Exercise 1 · How many ranks does a layer need?
 #
-# Write `my_truncated_svd(W, K)` returning `(A, B)`: A is $K \times N$ (the first new layer's weight), B is
-# $M \times K$ (the second's), and $BA$ the best rank-$K$ approximation of $W$ ($M \times N$). Use
-# `torch.linalg.svd(W, full_matrices=False)`.
+# By Eckart-Young, the rank-$K$ truncated SVD keeps the $K$ largest squared singular values of the squared norm
+# $\sum_i \sigma_i^2$ and loses the rest. Write `my_rank_for_energy(W, share)`: the smallest rank $K$ whose truncated
+# SVD keeps at least `share` (a fraction) of $W$'s squared norm (`torch.linalg.svdvals` gives the singular values,
+# largest first). The cell then factorizes the first two layers at the ranks that keep a share of each, and measures
+# the network on the 5,000 training images that the design task below gives you.
 
 # %%
-def my_truncated_svd(W, K):
+def my_rank_for_energy(W, share):
     ### BEGIN SOLUTION
-    U, S, Vh = torch.linalg.svd(W, full_matrices=False)
-    return S[:K, None] * Vh[:K], U[:, :K]
+    squared = torch.linalg.svdvals(W).pow(2)
+    kept = squared.cumsum(dim=0) / squared.sum()  # kept[K - 1]: the share that rank K keeps
+    return int((kept < share).sum()) + 1
     ### END SOLUTION
 
 
-check_truncated_svd(my_truncated_svd)
+check_rank_for_energy(my_rank_for_energy)
+x_given, y_given = x_train[-5000:], y_train[-5000:]
+print(f"{'share kept':>10} {'rank of 1':>10} {'rank of 3':>10} {'parameters':>11} {'accuracy (given images)':>24}")
+print(f"{'(whole)':>10} {'-':>10} {'-':>10} {count_parameters(model):>11,} "
+      f"{100 * evaluate(model, x_given, y_given).accuracy:>23.2f}%")
+for share in (0.5, 0.8, 0.9, 0.95, 0.99):
+    ranks = {name: my_rank_for_energy(model.get_submodule(name).weight.detach(), share) for name in ("1", "3")}
+    factorized = low_rank_model(model, ranks)
+    print(f"{share:>10} {ranks['1']:>10} {ranks['3']:>10} {count_parameters(factorized):>11,} "
+          f"{100 * evaluate(factorized, x_given, y_given).accuracy:>23.2f}%")
+M, N = model[1].weight.shape
+print(f"a rank of layer 1 costs N + M = {N + M:,} parameters; above rank {N * M // (N + M)} its two factors hold more "
+      f"than its N x M = {N * M:,} weights")
+
+# %% [markdown]
+# Keeping 80% of each layer's squared norm gives back nearly all of the accuracy on the given images, and 90% all of
+# it; below that, accuracy falls fast (the table). The parameters grow faster than the share kept: the ranks that
+# keep 99% make a network larger than the whole one, because past the rank printed last the factors of the first
+# layer outweigh the layer. A share of the norm is a rule of thumb for where to cut; the design task below asks for a
+# parameter budget instead, which is the same tool with another stopping rule.
 
 # %% [markdown]
 # ### Exercise 2 · A depthwise separable convolution is a low-rank factorization too
@@ -163,7 +185,7 @@ print(f"test accuracy: {100 * evaluate(cnn_teacher, x_test, y_test).accuracy:.2f
 # LeNet-300-100 has 266,610 parameters; the device has room for 100,000, and the application allows at most 0.5 points
 # of test accuracy lost. Write `my_ranks(model, images, labels)`: return the rank of each linear layer you factorize,
 # as a dict (`{"1": K1}` factorizes the first layer only; the layers are `"1"`, `"3"` and `"5"`). A rank costs
-# N + M parameters (Exercise 1), so where to spend the budget is yours to decide. Choose with the 5,000 training
+# N + M parameters (C25 above), so where to spend the budget is yours to decide. Choose with the 5,000 training
 # images you are given; the check measures the whole factorized network (`low_rank_model`) on the test images.
 
 # %%

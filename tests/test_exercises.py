@@ -26,7 +26,6 @@ from lecture_utils import binarize
 from lecture_utils.exercises import EXERCISES, ExerciseError, check_homework_model
 from lecture_utils.exercises.harness import EXPECTED_FILE, NOT_IMPLEMENTED, load_expected
 from lecture_utils.measure import count_budget
-from lecture_utils.quantization import pack_bits
 from tools.answers import ANSWERS, expected_values, out_of_date
 
 SOURCES = Path(__file__).resolve().parent.parent / "sources"
@@ -36,9 +35,9 @@ BY_NAME = {e.name: e for e in EXERCISES}
 SIGNATURES = {name: ["fn"] for name in [
     "check_softmax_with_temperature", "check_dark_knowledge", "check_digit_mass", "check_flip_shifts",
     "check_error_overlap", "check_unit_match", "check_soft_target_gradient", "check_logit_matching_loss",
-    "check_quantize_uniform", "check_pack_bits", "check_kmeans_step",
+    "check_quantize_uniform", "check_sqnr", "check_centroid_gradients",
     "check_prefix_free", "check_binarize", "check_straight_through", "check_conv_costs",
-    "check_separable_block", "check_separable_approximation", "check_truncated_svd", "check_exit_gradients",
+    "check_separable_block", "check_separable_approximation", "check_rank_for_energy", "check_exit_gradients",
     "check_accuracy_by_confidence", "check_gap_bits", "check_coded_sizes", "check_parameter_count",
 ]}
 SIGNATURES["check_homework_model"] = ["build_fn", "budget"]
@@ -150,7 +149,7 @@ def test_a_stale_stored_value_is_found():
     assert out_of_date(stored_with(lambda s: None)) == []
     assert out_of_date(stored_with(wrong_softmax)) == ["softmax with temperature, case 0: the right answer's result differs"]
     assert out_of_date(stored_with(wrong_mistake)) == ["softmax with temperature, case 0: mistake 5's result differs"]
-    assert out_of_date(stored_with(lambda s: s["pack bits"].pop())) == ["pack bits: 2 cases stored, 3 now"]
+    assert out_of_date(stored_with(lambda s: s["the rounding noise"].pop())) == ["the rounding noise: 3 cases stored, 4 now"]
     assert out_of_date(stored_with(lambda s: s.pop("binarize"))) == ["binarize: nothing stored"]
     assert out_of_date(stored_with(lambda s: s["binarize"][0]["mistakes"].update({0: 1}))) == [
         "binarize, case 0: other mistakes stored"]
@@ -176,7 +175,7 @@ MEASURED_BY = {("homework.py", "count_budget"): "the homework model is counted a
 def test_the_checks_use_no_answer():
     """No exercise module defines or imports a function that is an answer (the library's included)."""
     named = {a.reference.__name__ for a in ANSWERS.values()} - {"<lambda>"}
-    assert {"softmax_with_temperature", "kmeans_step", "count_budget"} <= named
+    assert {"softmax_with_temperature", "centroid_gradients", "count_budget"} <= named
     for path in sorted(Path(exercises.__file__).parent.glob("*.py")):
         tree = ast.parse(path.read_text())
         defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
@@ -248,11 +247,6 @@ def _gap_bits_from_the_symbols(positions, caps):
     return {m: len(gaps_with_escape(list(positions), m)) * fixed_length_bits(m + 1) for m in caps}
 
 
-def _svd_with_other_signs(w, k):
-    u, s, vh = torch.linalg.svd(w, full_matrices=False)
-    return -s[:k, None] * vh[:k], -u[:, :k]  # singular vectors are defined up to their sign
-
-
 def _exit_gradients_by_backward(net, images, labels):
     norms = []
     for logits in net(images):
@@ -301,7 +295,12 @@ ALSO_RIGHT = [  # other ways of being right, as students write them
     ("depthwise separable block", lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, groups=i, bias=False),
                                                                 nn.Conv2d(i, o, 1, bias=False))),
     ("the best separable approximation", _separable_with_the_scale_on_the_depthwise_side),
-    ("truncated SVD", _svd_with_other_signs),
+    ("how many ranks a layer needs", lambda w, share: next(  # counting up, a 0-dim tensor
+        k for k in range(1, min(w.shape) + 1)
+        if torch.linalg.svdvals(w)[:k].pow(2).sum() >= share * torch.linalg.svdvals(w).pow(2).sum())),
+    ("the rounding noise", lambda w, b: 10 * torch.log10(  # in float32, a 0-dim tensor
+        w.pow(2).mean() * 12 / ((max(w.max().item(), 0) - min(w.min().item(), 0)) / (2**b - 1)) ** 2)),
+    ("the gradient of a shared weight", lambda g, i, k: torch.stack([g[i == c].sum() for c in range(k)])),
     ("accuracy by confidence", lambda z, y, e: torch.tensor([  # a tensor, nan for the empty bins
         (z.argmax(1) == y)[(z.max(1).values > lo) & (z.max(1).values <= hi)].double().mean().item()
         for lo, hi in zip(e, e[1:])])),
@@ -335,12 +334,13 @@ UNRECOGNISED = [  # wrong in a way no catalogued mistake describes: the generic 
     ("matching hidden units", lambda a, b: list(range(len(a)))),
     ("logit matching", lambda z, v: ((z - v) ** 2).mean()),
     ("uniform quantization", _zero_point_not_rounded),
-    ("pack bits", lambda c, b: pack_bits(c, b)[::-1]),
+    ("the rounding noise", lambda w, b: 42.0),
     ("a prefix code", lambda code: True),
     ("binarize", lambda w, s: torch.where(w > 0, 1.0, -1.0)),
     ("convolution costs", lambda i, o, k, n: (k * k * i * o, k * k * i + i * o, 0, 0)),
     ("the best separable approximation", lambda w: (w[0], torch.ones(w.shape[:2], dtype=w.dtype))),
-    ("truncated SVD", lambda w, k: (w[:k], torch.eye(w.shape[0], k, dtype=w.dtype))),
+    ("how many ranks a layer needs", lambda w, share: min(w.shape)),
+    ("the gradient of a shared weight", lambda g, i, k: torch.ones(k)),
     ("each exit's pull on the first block", lambda net, x, y: [1.0] * net.num_exits),
     ("accuracy by confidence", lambda z, y, e: [0.5] * (len(e) - 1)),
     ("what the cap on a gap costs", lambda p, caps: {m: 0 for m in caps}),

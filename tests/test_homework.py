@@ -232,8 +232,8 @@ def student(tmp_path_factory):
 def test_the_student_version_is_not_written_while_the_stored_values_are_out_of_date(tmp_path, monkeypatch):
     import tools.answers
 
-    monkeypatch.setattr(tools.answers, "out_of_date", lambda: ["pack bits: 2 cases stored, 3 now"])
-    with pytest.raises(RuntimeError, match=r"out of date \(pack bits: 2 cases stored, 3 now\): run `make expected`"):
+    monkeypatch.setattr(tools.answers, "out_of_date", lambda: ["binarize: 2 cases stored, 3 now"])
+    with pytest.raises(RuntimeError, match=r"out of date \(binarize: 2 cases stored, 3 now\): run `make expected`"):
         write_student_version(tmp_path / "student")
     assert not (tmp_path / "student").exists()
 
@@ -345,13 +345,10 @@ LIBRARY_COUNTERPARTS = {
     "softmax with temperature": "distillation.softmax_with_temperature",
     "logit matching": "distillation.logit_matching_loss",
     "uniform quantization": "quantization.quantize_uniform",
-    "pack bits": "quantization.pack_bits",
-    "one k-means step": "clustering.kmeans_step",
     "binarize": "binary.binarize",
     "straight-through estimator": "binary.BinaryLinear",
     "convolution costs": "architecture.conv_costs",
     "depthwise separable block": "architecture.DepthwiseSeparableConv2d",
-    "truncated SVD": "architecture.low_rank_factorize",
     "counting parameters": "measure.count_budget",
 }
 

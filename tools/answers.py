@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,7 +30,7 @@ from lecture_utils.exercises import EXERCISES
 from lecture_utils.exercises.harness import EXPECTED_FILE, Exercise, load_expected
 from lecture_utils.files import atomic_write_bytes
 from lecture_utils.measure import BATCH_NORM_STATISTICS, count_budget, count_parameters, fixed_length_bits
-from lecture_utils.quantization import pack_bits, quantize_uniform
+from lecture_utils.quantization import quantize_uniform
 
 
 @dataclass(frozen=True)
@@ -148,15 +147,18 @@ DISTILLATION = {
 
 # ---- notebooks 05-07 ------------------------------------------------------------------------------
 
-def _least_significant_first(codes, bits):
-    bit_matrix = (codes.numpy().astype(np.int64)[:, None] >> np.arange(bits)) & 1
-    return np.packbits(bit_matrix.astype(np.uint8).reshape(-1)).tobytes()
+def sqnr_db(weights, bits, levels=None, include_zero=True, noise_share=12) -> float:
+    """10 log10(mean(w²) / (D² / 12)): the step D = range / (2^b - 1), the range widened to hold 0 (the
+    keywords make the catalogued mistakes)."""
+    w = weights.double()
+    lo, hi = (min(w.min().item(), 0.0), max(w.max().item(), 0.0)) if include_zero else (w.min().item(), w.max().item())
+    step = (hi - lo) / ((2**bits if levels is None else levels + 1) - 1)
+    return 10 * math.log10(w.pow(2).mean().item() / (step**2 / noise_share))
 
 
-def kmeans_step(weights, centres):
-    """One step of k-means (C19): each weight joins the nearest centre, each centre moves to the mean of its weights."""
-    assignment = (weights[:, None] - centres[None, :]).abs().argmin(dim=1)
-    return torch.stack([weights[assignment == k].mean() for k in range(len(centres))]), assignment
+def centroid_gradients(weight_grad, indices, num_clusters):
+    """Each centre's gradient: the sum of the gradients of the weights that share it (Deep Compression's fine-tuning)."""
+    return torch.zeros(num_clusters, dtype=weight_grad.dtype).index_add_(0, indices.reshape(-1), weight_grad.reshape(-1))
 
 
 def is_prefix_free(code: dict) -> bool:
@@ -185,16 +187,18 @@ QUANTIZATION = {
         lambda w, b: w,
         lambda w, b: torch.full_like(w, w.mean().item()),
     )),
-    "pack bits": Answers(pack_bits, (
-        lambda c, b: list(pack_bits(c, b)),
-        lambda c, b: bytes(c.tolist()),
-        _least_significant_first,
+    "the rounding noise": Answers(sqnr_db, (
+        lambda w, b: [sqnr_db(w, b)],
+        lambda w, b: sqnr_db(w, b, levels=2**b),
+        lambda w, b: sqnr_db(w, b, include_zero=False),
+        lambda w, b: sqnr_db(w, b, noise_share=4),
+        lambda w, b: 2 * sqnr_db(w, b),
     )),
-    "one k-means step": Answers(kmeans_step, (
-        lambda w, c: kmeans_step(w, c)[0],
-        lambda w, c: (kmeans_step(w, c)[0], kmeans_step(w, c)[1].tolist()),
-        lambda w, c: (c, (w[:, None] - c).abs().argmax(1)),
-        lambda w, c: (c, kmeans_step(w, c)[1]),
+    "the gradient of a shared weight": Answers(centroid_gradients, (
+        lambda g, i, k: centroid_gradients(g, i, k).tolist(),
+        lambda g, i, k: torch.bincount(i.reshape(-1), weights=g.reshape(-1).double()).to(g.dtype),
+        lambda g, i, k: centroid_gradients(g, i, k) / torch.bincount(i.reshape(-1), minlength=k).clamp(min=1),
+        lambda g, i, k: torch.bincount(i.reshape(-1), minlength=k).to(g.dtype),
     )),
     "a prefix code": Answers(is_prefix_free, (
         lambda code: "yes" if is_prefix_free(code) else "no",
@@ -220,10 +224,13 @@ QUANTIZATION = {
 
 # ---- notebooks 08-11 and the homework -------------------------------------------------------------
 
-def truncated_svd(w: torch.Tensor, k: int):
-    """The best rank-K approximation (Eckart-Young): W ~ U_K S_K V_K^T, as A = S_K V_K^T (K x N), B = U_K (M x K)."""
-    u, s, vh = torch.linalg.svd(w, full_matrices=False)
-    return s[:k, None] * vh[:k], u[:, :k]
+def rank_for_energy(w: torch.Tensor, share: float, squared: bool = True) -> int:
+    """The smallest K whose K largest squared singular values hold ``share`` of their sum (Eckart-Young: what a
+    rank-K truncated SVD keeps of ||W||²)."""
+    s = torch.linalg.svdvals(w.double())
+    energy = s.pow(2) if squared else s
+    kept = energy.cumsum(0) / energy.sum()
+    return int((kept < share).sum()) + 1
 
 
 def _gradient_norm(net, loss, block) -> float:
@@ -333,10 +340,10 @@ LATER = {
         lambda i, o, k: nn.Sequential(nn.Conv2d(i, i, k, groups=i, bias=False), nn.Conv2d(i, o, 3, bias=False)),
         lambda i, o, k: DepthwiseSeparableConv2d(i, o, k, bias=True),
     )),
-    "truncated SVD": Answers(truncated_svd, (
-        lambda w, k: truncated_svd(w, k)[0],
-        lambda w, k: truncated_svd(w, k)[::-1],
-        lambda w, k: (torch.linalg.svd(w)[2][:k], torch.linalg.svd(w)[0][:, :k]),
+    "how many ranks a layer needs": Answers(rank_for_energy, (
+        lambda w, share: float(rank_for_energy(w, share)),
+        lambda w, share: rank_for_energy(w, share, squared=False),
+        lambda w, share: rank_for_energy(w, share) - 1,
     )),
     "the best separable approximation": Answers(separable_approximation, (
         lambda w: separable_approximation(w)[0],

@@ -9,7 +9,7 @@ teachers, in ``tools/answers.py``). The modules follow the lecture:
 
 * ``distillation``: notebooks 01-04 (softmax with temperature, what soft targets say beyond the
   label ... the soft-target gradient);
-* ``quantization``: notebooks 05-07 (quantization, clustering, prefix codes, binary weights);
+* ``quantization``: notebooks 05-07 (quantization and its noise, clustering, prefix codes, binary weights);
 * ``architecture``: notebooks 08-09 (separable convolutions, low-rank factorization);
 * ``dynamic``: notebook 10 (early exits, accuracy by confidence);
 * ``combining``: notebook 11 (what a cap on the gaps costs, where the bytes of the file go);
@@ -20,7 +20,7 @@ goal, checked by measuring what the student's function chose), gathered in ``DES
 """
 from . import architecture, combining, distillation, dynamic, homework, quantization
 from .architecture import (check_conv_costs, check_rank_budget, check_separable_approximation, check_separable_block,
-                           check_separable_widths, check_truncated_svd)
+                           check_separable_widths, check_rank_for_energy)
 from .combining import check_coded_sizes, check_file_budget, check_gap_bits
 from .distillation import (check_cascade_threshold, check_costly_false_alarms, check_dark_knowledge, check_digit_mass,
                            check_distillation_temperature, check_error_overlap, check_flip_shifts,
@@ -29,8 +29,8 @@ from .distillation import (check_cascade_threshold, check_costly_false_alarms, c
 from .dynamic import check_accuracy_by_confidence, check_exit_gradients, check_exit_threshold
 from .harness import Case, DesignTask, Exercise, ExerciseError, Mistake
 from .homework import check_demo_recipe, check_homework_model, check_parameter_count
-from .quantization import (check_binarize, check_binary_budget, check_bit_budget, check_cluster_count, check_kmeans_step,
-                           check_pack_bits, check_prefix_free, check_quantize_uniform, check_straight_through)
+from .quantization import (check_binarize, check_binary_budget, check_bit_budget, check_centroid_gradients, check_cluster_count,
+                           check_prefix_free, check_quantize_uniform, check_sqnr, check_straight_through)
 
 # Every exercise, in the lecture's order: the tests grade each one's answers, catalogue and errors.
 EXERCISES = (*distillation.EXERCISES, *quantization.EXERCISES, *architecture.EXERCISES, *dynamic.EXERCISES,
@@ -47,12 +47,12 @@ __all__ = [
     "check_error_overlap", "check_cascade_threshold", "check_unit_match",
     "check_soft_target_gradient", "check_logit_matching_loss", "check_mimic_temperature",
     # notebooks 05-07
-    "check_quantize_uniform", "check_pack_bits", "check_bit_budget",
-    "check_kmeans_step", "check_cluster_count", "check_prefix_free",
+    "check_quantize_uniform", "check_sqnr", "check_bit_budget",
+    "check_centroid_gradients", "check_cluster_count", "check_prefix_free",
     "check_binarize", "check_straight_through", "check_binary_budget",
     # notebooks 08-09
     "check_conv_costs", "check_separable_block", "check_separable_widths",
-    "check_truncated_svd", "check_separable_approximation", "check_rank_budget",
+    "check_rank_for_energy", "check_separable_approximation", "check_rank_budget",
     # notebooks 10-11 and the homework
     "check_exit_gradients", "check_exit_threshold", "check_accuracy_by_confidence",
     "check_gap_bits", "check_coded_sizes", "check_file_budget",

@@ -11,7 +11,8 @@ from ..architecture import conv_net, low_rank_model, separable_filters
 from ..measure import multiply_accumulates
 from ..models import count_parameters
 from ..training import evaluate
-from .harness import Case, DesignTask, Exercise, Mistake, as_list, call_student, close, not_a_pair, tensor_like
+from .harness import (Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student, call_with_copies, close,
+                      not_a_pair)
 
 # ---- notebook 08 · depthwise separable convolution: k*k*I*O against k*k*I + I*O parameters -------
 
@@ -101,42 +102,38 @@ def check_separable_block(fn) -> None:
     SEPARABLE_BLOCK.check(fn)
 
 
-# ---- notebook 09 · low-rank factorization: W (M x N) ~ B A, B M x K, A K x N ----------------------
+# ---- notebook 09 · how many ranks a layer needs: the smallest K whose top K values hold a share of sum s² ----
 
-def _svd_cases():
-    w = torch.randn(12, 9, generator=torch.Generator().manual_seed(7), dtype=torch.double)
-    s = torch.linalg.svdvals(w)
-    return [Case((w, k), f"with K={k}", {"k": k, "best": s[k:].pow(2).sum().sqrt().item()}) for k in (1, 3, 9)]
-
-
-def _wrong_shapes(got, want, case) -> bool:
-    return not all(map(tensor_like, got, want))
-
-
-def _same_product(got, want) -> bool:
-    """B A is the best rank-K approximation, which is unique (the singular values differ): compare the products."""
-    return close(atol=1e-6, rtol=0)(got[1].double() @ got[0].double(), want[1] @ want[0])
+def _energy_cases():
+    g = torch.Generator().manual_seed(7)
+    q1, _ = torch.linalg.qr(torch.randn(5, 5, generator=g, dtype=torch.double))
+    q2, _ = torch.linalg.qr(torch.randn(6, 5, generator=g, dtype=torch.double))
+    known = q1 @ torch.diag(torch.tensor([4.0, 2.0, 1.0, 0.5, 0.1], dtype=torch.double)) @ q2.T  # singular values known
+    other = torch.randn(8, 5, generator=g, dtype=torch.double)
+    return [Case((known, share), f"singular values 4, 2, 1, 0.5, 0.1, share {share}") for share in (0.9, 0.5, 0.99)] + [
+        Case((other, 0.8), "a random 8 x 5 matrix, share 0.8")]
 
 
-TRUNCATED_SVD = Exercise(
-    name="truncated SVD", cases=_svd_cases,
-    hint="the error ||W - BA|| is larger than the best possible, {best:.4f} (Eckart-Young): keep the K largest "
-         "singular values and their vectors.",
-    passed="B @ A is the best rank-K approximation at K = 1, 3 and 9.",
-    same=_same_product,
-    form=(
-        Mistake("return a pair (A, B): A is K x N (the first layer), B is M x K (the second).", not_a_pair),
-        Mistake("A must be K x N ({k} x 9) and B M x K (12 x {k}).", _wrong_shapes),
-    ),
+RANK_FOR_ENERGY = Exercise(
+    name="how many ranks a layer needs", cases=_energy_cases,
+    hint="expected rank {want}, got {got}.",
+    passed="the smallest rank that keeps the share asked for, on 4 cases.",
+    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=lambda got, want: got == want,
+    form=(Mistake("return the rank, a whole number, not {type}.",
+                  lambda got, want, case: not isinstance(got, numbers.Integral) or isinstance(got, bool)),),
     mistakes=(
-        Mistake("B A lacks the singular values: keep them in one of the two factors."),
+        Mistake("the error of a truncated SVD is the sum of the *squared* singular values left out: the share is one "
+                "of squared singular values."),
+        Mistake("a rank counts singular values: keeping the first K values is rank K, not the index of the last one "
+                "kept."),
     ),
 )
 
 
-def check_truncated_svd(fn) -> None:
-    """Exercise (notebook 09): ``fn(W, K)`` returns ``(A, B)`` with B @ A the best rank-K approximation of W."""
-    TRUNCATED_SVD.check(fn)
+def check_rank_for_energy(fn) -> None:
+    """Exercise (notebook 09): ``fn(W, share)``: the smallest rank K whose truncated SVD keeps at least
+    ``share`` of W's squared norm (the sum of the K largest squared singular values over all of them)."""
+    RANK_FOR_ENERGY.check(fn)
 
 
 # ---- notebook 08 · design: a separable CNN for a budget of multiply-accumulates ---------------------------
@@ -267,5 +264,5 @@ def check_rank_budget(fn, model, chosen_on, test) -> None:
     RANK_BUDGET_TASK.check(fn, model, chosen_on, test)
 
 
-EXERCISES = (CONV_COSTS, SEPARABLE_BLOCK, TRUNCATED_SVD, SEPARABLE_APPROXIMATION)
+EXERCISES = (CONV_COSTS, SEPARABLE_BLOCK, RANK_FOR_ENERGY, SEPARABLE_APPROXIMATION)
 DESIGN_TASKS = (SEPARABLE_WIDTHS, RANK_BUDGET_TASK)

@@ -1,4 +1,4 @@
-"""Exercises of notebooks 05-07: uniform quantization, packing bits, weight clustering, prefix
+"""Exercises of notebooks 05-07: uniform quantization, its rounding noise, weight clustering, prefix
 codes (Huffman's), binary weights and the straight-through estimator."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..huffman import fixed_length_bits
 from ..quantization import quantization_params, quantize_model, quantized_model_bytes
 from ..training import evaluate
 from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_student,
-                      call_with_copies, close, not_a_pair, own_random_state, tensor_like, with_gradient)
+                      call_with_copies, close, own_random_state, tensor_like, with_gradient)
 
 # ---- notebook 05 · uniform quantization: w' = (clamp(round(w / scale) + zero_point, 0, 2^b - 1) - zero_point) * scale
 
@@ -53,66 +53,71 @@ def check_quantize_uniform(fn) -> None:
     QUANTIZE_UNIFORM.check(fn)
 
 
-def _pack_cases():
-    codes = torch.tensor([3, 0, 1, 2, 3, 3, 1])
-    n = len(codes)
-    return [Case((codes, bits), f"with {bits} bits", {"count": n, "bits": bits, "total": n * bits,
-                                                      "bytes": (n * bits + 7) // 8})
-            for bits in (2, 3, 5)]
+# ---- notebook 05 · the rounding noise: a step D gives an error of mean square D² / 12 ----------------------
+# SQNR in decibels: 10 log10(mean(w²) / (D² / 12)), D = (max(w, 0) - min(w, 0)) / (2^b - 1).
+
+def _noise_cases():
+    g = torch.Generator().manual_seed(5)
+    w = torch.randn(40, generator=g) * 0.3 + 0.05
+    positive = torch.rand(30, generator=g) * 0.5 + 0.1  # the range must still reach down to 0
+    return [Case((w, bits), f"with {bits} bits") for bits in (2, 4, 8)] + [
+        Case((positive, 3), "weights all above 0, with 3 bits")]
 
 
-PACK_BITS = Exercise(
-    name="pack bits", cases=_pack_cases, same=lambda got, want: bytes(got) == want,
-    hint="the bytes are {got}, expected {want}: the codes follow one another, each most significant bit first, "
-         "and the very first bit is the highest bit of the first byte.",
-    passed="the same bytes as the reference at 2, 3 and 5 bits.",
-    form=(Mistake("return bytes, not {type}.", lambda got, want, case: not isinstance(got, (bytes, bytearray))),),
+SQNR = Exercise(
+    name="the rounding noise", cases=_noise_cases,
+    hint="expected {want} dB, got {got}.",
+    passed="the predicted signal-to-noise ratio at 2, 4 and 8 bits, and for weights all above 0.",
+    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=close(atol=1e-4, rtol=1e-6),
+    form=(Mistake("return one number (decibels), not {type}.", lambda got, want, case: not isinstance(got, numbers.Real)),),
     mistakes=(
-        Mistake("{count} codes of {bits} bits are {total} bits, which fill {bytes} bytes: write exactly `bits` bits "
-                "per code, not one byte per code.", lambda got, want, case: len(got) != len(want)),
-        Mistake("the bits of each code are in reverse order: write the most significant bit first."),
+        Mistake("b bits make 2^b levels, so 2^b - 1 steps between the lowest and the highest."),
+        Mistake("the range is widened to include 0 (so that 0 stays exactly 0): with weights all above 0 it starts at "
+                "0, not at the smallest weight."),
+        Mistake("D² / 4 is the largest squared error (half a step); rounding errors spread evenly over the step have "
+                "a mean square of D² / 12."),
+        Mistake("a ratio of mean squares (powers) is 10 log10 of it in decibels, not 20 log10."),
     ),
 )
 
 
-def check_pack_bits(fn) -> None:
-    """Exercise (notebook 05): ``fn(codes, bits)``: each code in exactly ``bits`` bits, one after another, as bytes."""
-    PACK_BITS.check(fn)
+def check_sqnr(fn) -> None:
+    """Exercise (notebook 05): ``fn(weights, bits)``: the predicted signal-to-quantization-noise ratio
+    of uniform quantization, 10 log10(mean(w²) / (D² / 12)) dB, with D the step of the formula."""
+    SQNR.check(fn)
 
 
-# ---- notebook 06 · weight clustering and Huffman codes --------------------------------------------
+# ---- notebook 06 · fine-tuning shared weights: a centre's gradient is the sum of its weights' -----------
 
-def _kmeans_cases():
-    w = torch.tensor([-4.0, -3.6, -0.5, -0.3, 0.2, 0.5, 2.8, 3.1, 3.0])
-    return [Case((w, torch.tensor([-4.0, -1.0, 1.0, 3.0])))]
+def _centroid_gradient_cases():
+    g = torch.Generator().manual_seed(7)
+    grad = torch.randn(3, 4, generator=g)
+    indices = torch.tensor([[0, 1, 1, 0], [2, 0, 1, 1], [0, 0, 2, 1]])  # nothing in cluster 3
+    flat = torch.randn(10, generator=g)
+    return [Case((grad, indices, 4), "a 3 x 4 layer, 4 clusters (the last one empty)", {"k": 4}),
+            Case((flat, torch.tensor([1, 0, 0, 1, 1, 1, 0, 1, 1, 1]), 2), "10 weights, 2 clusters", {"k": 2})]
 
 
-def _same_assignment(got, want) -> bool:
-    return torch.equal(got[1].long(), want[1])
-
-
-KMEANS_STEP = Exercise(
-    name="one k-means step", cases=_kmeans_cases,
+CENTROID_GRADIENTS = Exercise(
+    name="the gradient of a shared weight", cases=_centroid_gradient_cases,
     hint="expected {want}, got {got}.",
-    passed="assignment to the nearest centre, then each centre the mean of its weights.",
-    same=lambda got, want: _same_assignment(got, want) and close(atol=1e-5, rtol=0)(got[0], want[0]),
-    form=(
-        Mistake("return a pair: the new centres, then the assignment.", not_a_pair),
-        Mistake("the assignment is a tensor with one cluster index per weight.",
-                lambda got, want, case: not tensor_like(got[1], want[1])),
-    ),
+    passed="each centre's gradient is the sum of its weights' gradients, an empty cluster's 0.",
+    same=close(atol=1e-6, rtol=1e-6),
+    form=(Mistake("return a torch.Tensor, not {type}.", lambda got, want, case: not isinstance(got, torch.Tensor)),
+          Mistake("one gradient per centre ({k} numbers, 0 for a centre no weight uses); got shape {got_shape}.",
+                  lambda got, want, case: got.shape != want.shape)),
     mistakes=(
-        Mistake("assignment {got[1]}, expected {want[1]}: each weight goes to the centre nearest to it.",
-                lambda got, want, case: not _same_assignment(got, want)),
-        Mistake("new centres {got[0]}, expected {want[0]}: each centre moves to the mean of the weights "
-                "assigned to it.", lambda got, want, case: _same_assignment(got, want)),
+        Mistake("that is the mean of the weights' gradients: the loss changes through every weight that uses the "
+                "centre, so their gradients add up."),
+        Mistake("those are the numbers of weights in each cluster: add up their gradients, not ones."),
     ),
 )
 
 
-def check_kmeans_step(fn) -> None:
-    """Exercise (notebook 06): ``fn(weights, centres)`` returns ``(new_centres, assignment)`` of one k-means step."""
-    KMEANS_STEP.check(fn)
+def check_centroid_gradients(fn) -> None:
+    """Exercise (notebook 06): ``fn(weight_grad, indices, num_clusters)``: for each centre k, the sum of
+    the gradients of the weights whose index is k (0 for an empty cluster)."""
+    CENTROID_GRADIENTS.check(fn)
 
 
 # ---- notebook 06 · a prefix code: no code is the beginning of another, so a bit string needs no separators --
@@ -385,5 +390,5 @@ def check_cluster_count(fn, model, layer, chosen_on, test) -> None:
     CLUSTER_COUNT.check(fn, model, layer, chosen_on, test)
 
 
-EXERCISES = (QUANTIZE_UNIFORM, PACK_BITS, KMEANS_STEP, PREFIX_FREE, BINARIZE, STRAIGHT_THROUGH)
+EXERCISES = (QUANTIZE_UNIFORM, SQNR, CENTROID_GRADIENTS, PREFIX_FREE, BINARIZE, STRAIGHT_THROUGH)
 DESIGN_TASKS = (BIT_BUDGET_TASK, CLUSTER_COUNT, BINARY_BUDGET_TASK)
