@@ -40,7 +40,7 @@ from lecture_utils import (MLP, SeedStack, Spread, balanced_subset, claim, clear
                            distillation_loss, evaluate, fit, load_mnist, make_loader, predict_logits, seed_everything,
                            stacked_loss, train_recipes, verdict)
 from lecture_utils.distillation import logit_matching_loss, mimic_gradient_gap, soft_target_loss
-from lecture_utils.exercises import check_logit_matching_loss, check_mimic_temperature, check_soft_target_gradient
+from lecture_utils.exercises import check_logit_agreement, check_mimic_temperature, check_soft_target_gradient
 from lecture_utils.fitnets import (HintStudent, explained_variance, guided_part, hidden_activations,
                                    hint_distillation_loss, least_squares_r2, middle_layer, teacher_hints)
 from lecture_utils.pretrained import load_teacher
@@ -157,21 +157,40 @@ claim("C9", gaps[-1] < 0.01 < gaps[0] and not clearly_below(logit_errors["labels
 # percent (Hinton et al.'s remark, published). Which works better on our small student is the verdict printed under
 # the table; the lecture's point, checked above, is that the student can learn from the logits.
 #
-# ### Exercise 2 · The mimic loss
+# ### Exercise 2 · What did each student copy of the teacher's logits?
 #
-# Write `my_logit_matching_loss(student_logits, teacher_logits)`: subtract each example's mean logit from both, then
-# return $\frac{1}{2}\sum_i (z_i - v_i)^2$ averaged over the batch.
+# Logit matching asks the student for the teacher's logits themselves, each example's up to a constant. Write
+# `my_logit_agreement(student_logits, teacher_logits)`: zero-mean each example's logits (the student's and the
+# teacher's) and return $1 - \sum (z - v)^2 / \sum v^2$ over all the numbers: 1 when the student reproduces the
+# teacher's logits exactly, 0 when it does no better than logits of zero. The cell then measures the three students
+# of C9 on the test images.
 
 # %%
-def my_logit_matching_loss(student_logits, teacher_logits):
+def my_logit_agreement(student_logits, teacher_logits):
     ### BEGIN SOLUTION
-    z = student_logits - student_logits.mean(dim=1, keepdim=True)
-    v = teacher_logits - teacher_logits.mean(dim=1, keepdim=True)
-    return 0.5 * ((z - v) ** 2).sum(dim=1).mean()
+    def centred(logits):  # each example's mean logit removed: the softmax does not see it
+        return logits - logits.mean(dim=1, keepdim=True)
+
+    miss = (centred(student_logits) - centred(teacher_logits)).pow(2).sum()
+    return (1 - miss / centred(teacher_logits).pow(2).sum()).item()
     ### END SOLUTION
 
 
-check_logit_matching_loss(my_logit_matching_loss)
+check_logit_agreement(my_logit_agreement)
+teacher_test_logits = predict_logits(teacher, x_test)
+agreement = {name: Spread([my_logit_agreement(predict_logits(m, x_test), teacher_test_logits) for m in nets], ".3f")
+             for name, nets in logit_students.items()}
+for name, spread in agreement.items():
+    print(f"{name:36} reproduces {spread} of the teacher's zero-meaned logits (test images)")
+for other in ("distillation, T = 20", "labels (cross-entropy)"):
+    print(f"logit matching against {other}: {verdict(agreement[LOGITS], agreement[other], 'agreement', 'lower', 'higher')}")
+
+# %% [markdown]
+# The student distilled at $T = 20$ reproduces the teacher's logits as closely as the one trained on them (the
+# verdict), though it only ever saw softened probabilities: at high temperature the two losses teach the same thing,
+# as the gradient table above showed. The student trained on labels has logits of its own, of which the teacher's
+# explain far less, yet it makes no more test errors (C9's table: no difference), so agreeing with the teacher is not
+# the same as being right.
 
 # %% [markdown]
 # ### Exercise 3 · Design: the temperature at which distillation is logit matching

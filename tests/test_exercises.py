@@ -34,7 +34,7 @@ BY_NAME = {e.name: e for e in EXERCISES}
 # The notebooks import these, with these parameters (an exercise replaced takes its check with it).
 SIGNATURES = {name: ["fn"] for name in [
     "check_softmax_with_temperature", "check_dark_knowledge", "check_digit_mass", "check_flip_shifts",
-    "check_error_overlap", "check_unit_match", "check_soft_target_gradient", "check_logit_matching_loss",
+    "check_error_overlap", "check_unit_match", "check_soft_target_gradient", "check_logit_agreement",
     "check_quantize_uniform", "check_sqnr", "check_centroid_gradients",
     "check_prefix_free", "check_binarize", "check_straight_through", "check_conv_costs",
     "check_separable_block", "check_separable_approximation", "check_rank_for_energy", "check_exit_gradients",
@@ -283,6 +283,8 @@ ALSO_RIGHT = [  # other ways of being right, as students write them
     ("soft-target gradient", lambda z, v, t: torch.func.grad(
         lambda zz: t**2 * F.kl_div(F.log_softmax(zz / t, 1), F.softmax(v / t, 1), reduction="batchmean"))(z)),
     ("the shift that flips an answer", _flip_shifts_by_the_top_two),
+    ("how much of the teacher's logits a student reproduces",  # centred by a matrix, a 0-dim tensor
+     lambda z, v: 1 - ((z - v) @ (torch.eye(10) - 0.1)).pow(2).sum() / (v @ (torch.eye(10) - 0.1)).pow(2).sum()),
     ("how many members get each image wrong",  # a tensor of counts
      lambda probs, y: torch.bincount((probs.argmax(2) != y).sum(0), minlength=len(probs) + 1)),
     ("matching hidden units", lambda a, b: torch.cdist(a, b).argmin(1)),  # a tensor of indices
@@ -332,7 +334,7 @@ UNRECOGNISED = [  # wrong in a way no catalogued mistake describes: the generic 
     ("the shift that flips an answer", lambda z, c: torch.zeros(len(z))),
     ("how many members get each image wrong", lambda probs, y: [0] * (len(probs) + 1)),
     ("matching hidden units", lambda a, b: list(range(len(a)))),
-    ("logit matching", lambda z, v: ((z - v) ** 2).mean()),
+    ("how much of the teacher's logits a student reproduces", lambda z, v: 0.5),
     ("uniform quantization", _zero_point_not_rounded),
     ("the rounding noise", lambda w, b: 42.0),
     ("a prefix code", lambda code: True),

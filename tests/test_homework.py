@@ -343,7 +343,6 @@ def test_no_line_of_a_solution_is_in_the_student_package(student):
 # but a student who opens them reads how the lecture does what the exercise asks.
 LIBRARY_COUNTERPARTS = {
     "softmax with temperature": "distillation.softmax_with_temperature",
-    "logit matching": "distillation.logit_matching_loss",
     "uniform quantization": "quantization.quantize_uniform",
     "binarize": "binary.binarize",
     "straight-through estimator": "binary.BinaryLinear",

@@ -24,7 +24,7 @@ from .architecture import (check_conv_costs, check_rank_budget, check_separable_
 from .combining import check_coded_sizes, check_file_budget, check_gap_bits
 from .distillation import (check_cascade_threshold, check_costly_false_alarms, check_dark_knowledge, check_digit_mass,
                            check_distillation_temperature, check_error_overlap, check_flip_shifts,
-                           check_logit_matching_loss, check_mimic_temperature, check_soft_target_gradient,
+                           check_logit_agreement, check_mimic_temperature, check_soft_target_gradient,
                            check_softmax_with_temperature, check_unit_match)
 from .dynamic import check_accuracy_by_confidence, check_exit_gradients, check_exit_threshold
 from .harness import Case, DesignTask, Exercise, ExerciseError, Mistake
@@ -45,7 +45,7 @@ __all__ = [
     "check_softmax_with_temperature", "check_dark_knowledge", "check_distillation_temperature",
     "check_digit_mass", "check_flip_shifts", "check_costly_false_alarms",
     "check_error_overlap", "check_cascade_threshold", "check_unit_match",
-    "check_soft_target_gradient", "check_logit_matching_loss", "check_mimic_temperature",
+    "check_soft_target_gradient", "check_logit_agreement", "check_mimic_temperature",
     # notebooks 05-07
     "check_quantize_uniform", "check_sqnr", "check_bit_budget",
     "check_centroid_gradients", "check_cluster_count", "check_prefix_free",

@@ -1,7 +1,7 @@
 """Exercises of notebooks 01-04: softmax with temperature, what soft targets say beyond the label,
 where the teacher hides an unseen digit and where a bias shift flips an answer, how many members
-get each image wrong and matching hidden units (ensembles), the soft-target gradient and logit
-matching, and their design tasks."""
+get each image wrong and matching hidden units (ensembles), the soft-target gradient and how much
+of the teacher's logits a student reproduces, and their design tasks."""
 from __future__ import annotations
 
 import numbers
@@ -15,7 +15,7 @@ from ..models import MLP
 from ..seeds import train_recipes
 from ..training import evaluate
 from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student, call_with_copies,
-                      close, not_one_number, own_random_state)
+                      close, own_random_state)
 
 # ---- notebook 01 · softmax with temperature: p_i = exp(y_i / T) / sum_j exp(y_j / T) ----------------
 
@@ -241,32 +241,36 @@ def check_unit_match(fn) -> None:
     UNIT_MATCH.check(fn)
 
 
-# ---- notebook 04 · logit matching: 1/2 sum_i (z_i - v_i)² on zero-meaned logits ----------------------
+# ---- notebook 04 · how much of the teacher's logits a student reproduces: 1 - sum (z - v)² / sum v², zero-meaned ----
 
-def _logit_cases():
+def _agreement_cases():
     g = torch.Generator().manual_seed(4)
-    return [Case((torch.randn(6, 10, generator=g) * 2, torch.randn(6, 10, generator=g) * 2 + 5))]
+    teacher = torch.randn(6, 10, generator=g) * 2
+    offsets = torch.randn(6, 1, generator=g) * 5  # a constant per example: the softmax ignores it
+    close_student = 0.8 * teacher + 0.3 * torch.randn(6, 10, generator=g) + offsets
+    return [Case((close_student, teacher + 3.0), "a student close to the teacher, other offsets"),
+            Case((torch.randn(6, 10, generator=g) * 2, teacher), "a student unrelated to the teacher")]
 
 
-LOGIT_MATCHING_LOSS = Exercise(
-    name="logit matching", cases=_logit_cases,
+LOGIT_AGREEMENT = Exercise(
+    name="how much of the teacher's logits a student reproduces", cases=_agreement_cases,
     hint="expected {want}, got {got}.",
-    passed="the squared distance between zero-meaned logits.",
-    same=close(atol=0, rtol=1e-5),
-    form=(Mistake("return a single number (a 0-dim tensor).", not_one_number),),
+    passed="the share of the teacher's zero-meaned logits that the student reproduces, on 2 cases.",
+    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=close(atol=1e-6, rtol=1e-5),
+    form=(Mistake("return one number, not {type}.", lambda got, want, case: not isinstance(got, numbers.Real)),),
     mistakes=(
-        Mistake("subtract each example's mean logit first: adding a constant to all logits changes nothing after a "
-                "softmax, so the student should not be asked to match it."),
-        Mistake("the loss is twice too large: mind the 1/2 in front (its gradient is then z - v)."),
-        Mistake("sum the squares over the classes, then average over the batch (F.mse_loss averages over both)."),
+        Mistake("subtract each example's mean logit first, the student's and the teacher's: adding a constant to "
+                "one example's logits changes nothing after a softmax, so it is not a disagreement."),
+        Mistake("the mean to subtract is each example's own, over its classes, not each class's over the batch."),
+        Mistake("that is the share the student misses: subtract it from 1."),
     ),
 )
 
 
-def check_logit_matching_loss(fn) -> None:
-    """Exercise (notebook 04): ``fn(student_logits, teacher_logits)`` = 1/2 mean_batch sum_i (z_i - v_i)²
-    on zero-meaned logits (Ba & Caruana)."""
-    LOGIT_MATCHING_LOSS.check(fn)
+def check_logit_agreement(fn) -> None:
+    """Exercise (notebook 04): ``fn(student_logits, teacher_logits)``: 1 - sum (z - v)² / sum v², with
+    every example's logits zero-meaned (z the student's, v the teacher's)."""
+    LOGIT_AGREEMENT.check(fn)
 
 
 # ---- notebook 04 · the gradient of the soft-target loss T² KL(p || q), q = softmax(z / T) ----------
@@ -453,5 +457,5 @@ def check_cascade_threshold(fn, chosen_on, test) -> None:
 
 
 EXERCISES = (SOFTMAX_WITH_TEMPERATURE, DARK_KNOWLEDGE, DIGIT_MASS, FLIP_SHIFTS, ERROR_OVERLAP,
-             UNIT_MATCH, SOFT_TARGET_GRADIENT, LOGIT_MATCHING_LOSS)
+             UNIT_MATCH, SOFT_TARGET_GRADIENT, LOGIT_AGREEMENT)
 DESIGN_TASKS = (DISTILLATION_TEMPERATURE, COSTLY_FALSE_ALARMS, CASCADE_THRESHOLD, MIMIC_TEMPERATURE)
