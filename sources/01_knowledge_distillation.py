@@ -40,7 +40,7 @@ from lecture_utils import (MLP, Spread, balanced_subset, claim, clearly_below, c
                            entropy, evaluate, load_mnist, make_loader, no_difference, predict_logits,
                            soft_target_loss, softmax_with_temperature, train_recipes, train_val_split, verdict)
 from lecture_utils.distillation import label_smoothing_logits, shuffle_wrong_classes, swap_classes
-from lecture_utils.exercises import check_dark_knowledge, check_distillation_temperature, check_softmax_with_temperature
+from lecture_utils.exercises import check_dark_knowledge, check_distillation_temperature, check_temperature_for
 from lecture_utils.pretrained import load_teacher
 from lecture_utils.widgets import temperature_slider
 
@@ -139,23 +139,46 @@ temperature_slider(teacher_logits_test[ambiguous], temperature=4.0, title=f"teac
 
 
 # %% [markdown]
-# ### Exercise 1 · Write softmax with temperature
+# ### Exercise 1 · Which temperature gives the lecture's 0.7?
 #
-# Fill in `my_softmax_with_temperature` so that it works on a single vector and on a batch (softmax over the last
-# dimension), and never overflows, even for logits of $10^4$. The check runs it on small fixed inputs and tells you
-# what is wrong.
+# As the slider shows, the top class's probability falls from 1 towards $1/10$ as $T$ grows. Write
+# `my_temperature_for(logits, top)`: the temperature at which `softmax(logits / T)` gives its top class the
+# probability `top` (a number between 1 / classes and 1), to four significant digits; `logits` is one vector. The
+# cell then asks at which temperature our teacher says 0.7 about the ambiguous 1 above, as in the lecture's example,
+# and what it says about the other classes there.
 
 # %%
-def my_softmax_with_temperature(logits, temperature):
+def my_temperature_for(logits, top):
     ### BEGIN SOLUTION
-    scaled = logits / temperature
-    scaled = scaled - scaled.max(dim=-1, keepdim=True).values  # exp(y - m) never overflows
-    e = torch.exp(scaled)
-    return e / e.sum(dim=-1, keepdim=True)
+    low, high = 1e-3, 1e4  # the top probability falls as T grows: bisect, on a log scale
+    for _ in range(100):
+        middle = (low * high) ** 0.5
+        if torch.softmax(logits / middle, dim=-1).max() > top:
+            low = middle
+        else:
+            high = middle
+    return (low * high) ** 0.5
     ### END SOLUTION
 
 
-check_softmax_with_temperature(my_softmax_with_temperature)
+check_temperature_for(my_temperature_for)
+all_ones = torch.nonzero(y_test == 1).flatten()
+typical = all_ones[p_teacher[all_ones, 1].argsort()[len(all_ones) // 2]].item()  # the median 1 by the teacher's doubt
+print(f"the teacher's probability of 1 at T = 1: image {ambiguous} (the ambiguous one) {p_teacher[ambiguous, 1]:.3f}, "
+      f"image {typical} (the median test 1) {p_teacher[typical, 1]:.6f}")
+for name, image in (("the ambiguous 1", ambiguous), ("the median 1", typical)):
+    t_lecture = my_temperature_for(teacher_logits_test[image], 0.7)
+    at_t = softmax_with_temperature(teacher_logits_test[image], t_lecture)
+    top3 = at_t.argsort(descending=True)[:3].tolist()
+    print(f"{name}: top class 0.7 at T = {t_lecture:.2f}, where the teacher says",
+          {c: round(at_t[c].item(), 3) for c in top3})
+print("the lecture's example: {1: 0.7, 7: 0.2, 9: 0.1}")
+
+# %% [markdown]
+# The ambiguous 1 already reads like the lecture's example at $T = 1$. The median test 1, of which the teacher is
+# all but certain at $T = 1$, needs a temperature of about 5 before its top class falls to 0.7, and the rest is then
+# spread thinly over several classes (the lines above) rather than given to one look-alike. The lecture's picture is
+# of an ambiguous image; for most images, it is the temperature that brings the teacher's doubts into view.
 
 # %% [markdown]
 # ## C1, C3 · The same student, on labels and from the teacher

@@ -33,7 +33,7 @@ BY_NAME = {e.name: e for e in EXERCISES}
 
 # The notebooks import these, with these parameters (an exercise replaced takes its check with it).
 SIGNATURES = {name: ["fn"] for name in [
-    "check_softmax_with_temperature", "check_dark_knowledge", "check_digit_mass", "check_flip_shifts",
+    "check_temperature_for", "check_dark_knowledge", "check_digit_mass", "check_flip_shifts",
     "check_error_overlap", "check_unit_match", "check_soft_target_gradient", "check_logit_agreement",
     "check_quantize_uniform", "check_sqnr", "check_centroid_gradients",
     "check_prefix_free", "check_binarize", "check_straight_through", "check_conv_costs",
@@ -120,11 +120,11 @@ def test_every_exercise_has_its_answers_one_example_per_known_mistake():
 
 
 def test_an_exercise_without_its_answers_is_named():
-    softmax = BY_NAME["softmax with temperature"]
+    flips = BY_NAME["the shift that flips an answer"]
     with pytest.raises(ValueError, match="a new exercise: no answers in tools/answers.py"):
-        expected_values((dataclasses.replace(softmax, name="a new exercise"),))
-    with pytest.raises(ValueError, match="softmax with temperature: 7 examples for 6 known mistakes"):
-        expected_values((dataclasses.replace(softmax, mistakes=softmax.mistakes[:-1]),))
+        expected_values((dataclasses.replace(flips, name="a new exercise"),))
+    with pytest.raises(ValueError, match="the shift that flips an answer: 5 examples for 4 known mistakes"):
+        expected_values((dataclasses.replace(flips, mistakes=flips.mistakes[:-1]),))
 
 
 def test_the_stored_values_are_up_to_date():
@@ -140,15 +140,15 @@ def test_a_stale_stored_value_is_found():
         change(stored)
         return stored
 
-    def wrong_softmax(stored):
-        stored["softmax with temperature"][0]["want"] = stored["softmax with temperature"][0]["want"].flip(-1)
+    def wrong_want(stored):
+        stored["the shift that flips an answer"][0]["want"] = stored["the shift that flips an answer"][0]["want"].flip(-1)
 
     def wrong_mistake(stored):
-        stored["softmax with temperature"][0]["mistakes"][5] = torch.zeros(2, 3)
+        stored["the shift that flips an answer"][0]["mistakes"][4] = torch.zeros(6)
 
     assert out_of_date(stored_with(lambda s: None)) == []
-    assert out_of_date(stored_with(wrong_softmax)) == ["softmax with temperature, case 0: the right answer's result differs"]
-    assert out_of_date(stored_with(wrong_mistake)) == ["softmax with temperature, case 0: mistake 5's result differs"]
+    assert out_of_date(stored_with(wrong_want)) == ["the shift that flips an answer, case 0: the right answer's result differs"]
+    assert out_of_date(stored_with(wrong_mistake)) == ["the shift that flips an answer, case 0: mistake 4's result differs"]
     assert out_of_date(stored_with(lambda s: s["the rounding noise"].pop())) == ["the rounding noise: 3 cases stored, 4 now"]
     assert out_of_date(stored_with(lambda s: s.pop("binarize"))) == ["binarize: nothing stored"]
     assert out_of_date(stored_with(lambda s: s["binarize"][0]["mistakes"].update({0: 1}))) == [
@@ -175,7 +175,7 @@ MEASURED_BY = {("homework.py", "count_budget"): "the homework model is counted a
 def test_the_checks_use_no_answer():
     """No exercise module defines or imports a function that is an answer (the library's included)."""
     named = {a.reference.__name__ for a in ANSWERS.values()} - {"<lambda>"}
-    assert {"softmax_with_temperature", "centroid_gradients", "count_budget"} <= named
+    assert {"temperature_for", "centroid_gradients", "count_budget"} <= named
     for path in sorted(Path(exercises.__file__).parent.glob("*.py")):
         tree = ast.parse(path.read_text())
         defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
@@ -228,6 +228,15 @@ def test_another_error_gives_one_message_without_a_chained_traceback(exercise):
 
 
 # ---- beyond the catalogues -------------------------------------------------------------------
+
+def _temperature_by_halving_t(z, top):
+    """Another way to the same T: bisection on T itself (not log T), in float32, returning a 0-dim tensor."""
+    low, high = torch.tensor(0.01), torch.tensor(1000.0)
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (middle, high) if torch.softmax(z / middle, -1).max() > top else (low, middle)
+    return (low + high) / 2
+
 
 def _flip_shifts_by_the_top_two(z, c):
     top2 = z.topk(2, dim=1).values  # the best other class is the runner-up where c is on top
@@ -282,6 +291,7 @@ ALSO_RIGHT = [  # other ways of being right, as students write them
                                                              for c in y.unique()}),  # tensors for keys and values
     ("soft-target gradient", lambda z, v, t: torch.func.grad(
         lambda zz: t**2 * F.kl_div(F.log_softmax(zz / t, 1), F.softmax(v / t, 1), reduction="batchmean"))(z)),
+    ("the temperature for a top probability", _temperature_by_halving_t),
     ("the shift that flips an answer", _flip_shifts_by_the_top_two),
     ("how much of the teacher's logits a student reproduces",  # centred by a matrix, a 0-dim tensor
      lambda z, v: 1 - ((z - v) @ (torch.eye(10) - 0.1)).pow(2).sum() / (v @ (torch.eye(10) - 0.1)).pow(2).sum()),
@@ -327,7 +337,7 @@ def _zero_point_not_rounded(w, bits):
 
 
 UNRECOGNISED = [  # wrong in a way no catalogued mistake describes: the generic hint
-    ("softmax with temperature", lambda z, t: torch.softmax(z / t, -1).flip(-1)),
+    ("the temperature for a top probability", lambda z, top: 1.0),
     ("what the soft targets say beyond the label", lambda z, y, t: 0.5),
     ("where the teacher hides a digit", lambda z, y, d, t: {c: 0.5 for c in sorted(set(y.tolist()))}),
     ("soft-target gradient", lambda z, v, t: torch.zeros_like(z)),

@@ -342,7 +342,6 @@ def test_no_line_of_a_solution_is_in_the_student_package(student):
 # notebooks call these functions, so the student version has them. Not a verbatim line (the test above),
 # but a student who opens them reads how the lecture does what the exercise asks.
 LIBRARY_COUNTERPARTS = {
-    "softmax with temperature": "distillation.softmax_with_temperature",
     "uniform quantization": "quantization.quantize_uniform",
     "binarize": "binary.binarize",
     "straight-through estimator": "binary.BinaryLinear",

@@ -25,7 +25,6 @@ from torch import nn
 from lecture_utils.architecture import DepthwiseSeparableConv2d
 from lecture_utils.binary import binarize
 from lecture_utils.deep_compression import gaps_with_escape
-from lecture_utils.distillation import softmax_with_temperature
 from lecture_utils.exercises import EXERCISES
 from lecture_utils.exercises.harness import EXPECTED_FILE, Exercise, load_expected
 from lecture_utils.files import atomic_write_bytes
@@ -44,11 +43,6 @@ class Answers:
 
 # ---- notebooks 01-04 ------------------------------------------------------------------------------
 
-def _naive_softmax(logits, t):
-    e = torch.exp(logits / t)
-    return e / e.sum(-1, keepdim=True)
-
-
 def _soft_target_gradient(z, v, t):
     """d(T² KL(p || q)) / dz, averaged over the batch: T (q - p) / batch, with q = softmax(z / T), p = softmax(v / T)."""
     return t * (torch.softmax(z / t, 1) - torch.softmax(v / t, 1)) / len(z)
@@ -58,6 +52,15 @@ def _digit_mass(z, y, d, t):
     """For each class among the labels, the teacher's mean probability of digit ``d`` at temperature ``t``."""
     p = torch.softmax(z / t, 1)[:, d]
     return {c: p[y == c].mean().item() for c in sorted(set(y.tolist()))}
+
+
+def temperature_for(logits, top) -> float:
+    """The T at which softmax(logits / T) gives its top class probability ``top``: bisection on log T."""
+    low, high = math.log(1e-3), math.log(1e4)
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (middle, high) if torch.softmax(logits.double() / math.exp(middle), -1).max() > top else (low, middle)
+    return math.exp((low + high) / 2)
 
 
 def _dark_knowledge(z, y, t):
@@ -92,14 +95,9 @@ def logit_agreement(z, v, centre=1) -> float:
 
 
 DISTILLATION = {
-    "softmax with temperature": Answers(softmax_with_temperature, (
-        lambda z, t: (z / t).tolist(),  # not a tensor
-        lambda z, t: torch.softmax(z / t, -1).flatten()[:1],  # wrong shape
-        _naive_softmax,  # overflows
-        lambda z, t: torch.softmax(z / t, 0),  # over the wrong dimension
-        lambda z, t: torch.exp(z / t),  # not normalised
-        lambda z, t: torch.softmax(z * t, -1),
-        lambda z, t: torch.softmax(z, -1),
+    "the temperature for a top probability": Answers(temperature_for, (
+        lambda z, top: [temperature_for(z, top)],
+        lambda z, top: 1 / temperature_for(z, top),  # softmax(z * T) reaches the probability at T = 1 / T_right
     )),
     "what the soft targets say beyond the label": Answers(_dark_knowledge, (
         lambda z, y, t: (1 - torch.softmax(z / t, 1)[torch.arange(len(y)), y]).tolist(),

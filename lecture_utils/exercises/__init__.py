@@ -7,8 +7,8 @@ mistakes and hints) and graded by the one harness in ``harness.py``; the right r
 of the known mistakes, are stored in ``expected.pt`` (the answers that give them stay with the
 teachers, in ``tools/answers.py``). The modules follow the lecture:
 
-* ``distillation``: notebooks 01-04 (softmax with temperature, what soft targets say beyond the
-  label ... the soft-target gradient);
+* ``distillation``: notebooks 01-04 (the temperature for a top probability, what soft targets say
+  beyond the label ... the soft-target gradient);
 * ``quantization``: notebooks 05-07 (quantization and its noise, clustering, prefix codes, binary weights);
 * ``architecture``: notebooks 08-09 (separable convolutions, low-rank factorization);
 * ``dynamic``: notebook 10 (early exits, accuracy by confidence);
@@ -25,7 +25,7 @@ from .combining import check_coded_sizes, check_file_budget, check_gap_bits
 from .distillation import (check_cascade_threshold, check_costly_false_alarms, check_dark_knowledge, check_digit_mass,
                            check_distillation_temperature, check_error_overlap, check_flip_shifts,
                            check_logit_agreement, check_mimic_temperature, check_soft_target_gradient,
-                           check_softmax_with_temperature, check_unit_match)
+                           check_temperature_for, check_unit_match)
 from .dynamic import check_accuracy_by_confidence, check_exit_gradients, check_exit_threshold
 from .harness import Case, DesignTask, Exercise, ExerciseError, Mistake
 from .homework import check_demo_recipe, check_homework_model, check_parameter_count
@@ -42,7 +42,7 @@ DESIGN_TASKS = (*distillation.DESIGN_TASKS, *quantization.DESIGN_TASKS, *archite
 __all__ = [
     "Case", "DesignTask", "Exercise", "ExerciseError", "Mistake", "EXERCISES", "DESIGN_TASKS",
     # notebooks 01-04
-    "check_softmax_with_temperature", "check_dark_knowledge", "check_distillation_temperature",
+    "check_temperature_for", "check_dark_knowledge", "check_distillation_temperature",
     "check_digit_mass", "check_flip_shifts", "check_costly_false_alarms",
     "check_error_overlap", "check_cascade_threshold", "check_unit_match",
     "check_soft_target_gradient", "check_logit_agreement", "check_mimic_temperature",

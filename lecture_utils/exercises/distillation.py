@@ -1,4 +1,4 @@
-"""Exercises of notebooks 01-04: softmax with temperature, what soft targets say beyond the label,
+"""Exercises of notebooks 01-04: the temperature for a top probability, what soft targets say beyond the label,
 where the teacher hides an unseen digit and where a bias shift flips an answer, how many members
 get each image wrong and matching hidden units (ensembles), the soft-target gradient and how much
 of the teacher's logits a student reproduces, and their design tasks."""
@@ -17,51 +17,41 @@ from ..training import evaluate
 from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student, call_with_copies,
                       close, own_random_state)
 
-# ---- notebook 01 · softmax with temperature: p_i = exp(y_i / T) / sum_j exp(y_j / T) ----------------
+# ---- notebook 01 · the temperature for a given top probability: softmax(z / T).max() = p -----------------
+# It falls from 1 towards 1 / classes as T grows, so bisection finds T.
 
-def _softmax_cases():
-    lecture = torch.tensor([100.0, 10.0, 1.0])
-    small = torch.tensor([[1.0, 2.0, 3.0], [3.0, 0.0, -1.0]])  # first: there a wrong answer shows what is wrong
-    return [Case((logits, t), f"logits {logits.tolist()} at T = {t}")
-            for logits, t in [(small, 2.0), (lecture, 1.0), (lecture, 100.0), (lecture, 0.5),
-                              (torch.tensor([1e4, 0.0, -1e4]), 1.0)]]
+def _temperature_cases():
+    return [Case((torch.tensor(logits), top), f"logits {logits}, top probability {top}")
+            for logits, top in [([0.5, 2.5, 2.0, -1.0], 0.45), ([3.0, 1.0, 0.2], 0.7), ([100.0, 10.0, 1.0], 0.5)]]
 
 
-def _overflows(got, want, case) -> bool:
-    return not torch.isfinite(got).all()
+def _same_temperature(got, want) -> bool:
+    return abs(got - want) <= 1e-4 * want
 
 
-def _rows_do_not_sum_to_one(got, want, case) -> bool:
-    sums = got.double().sum(-1)
-    return not torch.allclose(sums, torch.ones_like(sums), atol=1e-6)
+def _top_probability(scaled_logits) -> float:
+    return torch.softmax(scaled_logits.double(), dim=-1).max().item()
 
 
-def _columns_sum_to_one(got, want, case) -> bool:
-    sums = got.double().sum(0)
-    return _rows_do_not_sum_to_one(got, want, case) and torch.allclose(sums, torch.ones_like(sums), atol=1e-6)
-
-
-SOFTMAX_WITH_TEMPERATURE = Exercise(
-    name="softmax with temperature", cases=_softmax_cases,
-    hint="expected {want}, got {got}.",
-    passed="correct on 5 cases, including the lecture's logits (100, 10, 1) and logits of 1e4.",
-    same=close(atol=1e-6, rtol=0),
-    form=TENSOR_FORM,
+TEMPERATURE_FOR = Exercise(
+    name="the temperature for a top probability", cases=_temperature_cases,
+    hint="expected T = {want}, got {got}: the top probability falls as T grows, so a bisection between a small and "
+         "a large T finds it (on a log scale: T spans many orders of magnitude).",
+    passed="the temperature that gives each top probability, on 3 cases (the lecture's logits among them).",
+    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=_same_temperature,
+    form=(Mistake("return the temperature, one positive number, not {type}.",
+                  lambda got, want, case: not isinstance(got, numbers.Real) or not got > 0),),
     mistakes=(
-        Mistake("exp() overflowed (in float32 exp(89) is already inf). Adding the same number to every logit "
-                "does not change a softmax: shift the scaled logits so that the largest is 0 before exp().",
-                _overflows),
-        Mistake("each row must sum to 1: normalise over the last dimension (dim=-1), not dim=0.", _columns_sum_to_one),
-        Mistake("the probabilities do not sum to 1: normalise by the sum over the classes.", _rows_do_not_sum_to_one),
-        Mistake("you get softmax(logits * T): divide the logits by T, do not multiply."),
-        Mistake("you get the plain softmax: the temperature is not used."),
+        Mistake("that T gives the probability asked for to softmax(logits * T): divide the logits by T.",
+                lambda got, want, case: abs(_top_probability(case.args[0] * got) - case.args[1]) < 1e-4),
     ),
 )
 
 
-def check_softmax_with_temperature(fn) -> None:
-    """Exercise (notebook 01): ``fn(logits, temperature)`` = softmax(logits / T) over the last dimension."""
-    SOFTMAX_WITH_TEMPERATURE.check(fn)
+def check_temperature_for(fn) -> None:
+    """Exercise (notebook 01): ``fn(logits, top)``: the temperature T at which softmax(logits / T) gives
+    its top class the probability ``top`` (between 1 / classes and 1)."""
+    TEMPERATURE_FOR.check(fn)
 
 
 # ---- notebook 01 · what the soft targets say beyond the label -------------------------------------
@@ -456,6 +446,6 @@ def check_cascade_threshold(fn, chosen_on, test) -> None:
     CASCADE_THRESHOLD.check(fn, chosen_on, test)
 
 
-EXERCISES = (SOFTMAX_WITH_TEMPERATURE, DARK_KNOWLEDGE, DIGIT_MASS, FLIP_SHIFTS, ERROR_OVERLAP,
+EXERCISES = (TEMPERATURE_FOR, DARK_KNOWLEDGE, DIGIT_MASS, FLIP_SHIFTS, ERROR_OVERLAP,
              UNIT_MATCH, SOFT_TARGET_GRADIENT, LOGIT_AGREEMENT)
 DESIGN_TASKS = (DISTILLATION_TEMPERATURE, COSTLY_FALSE_ALARMS, CASCADE_THRESHOLD, MIMIC_TEMPERATURE)
