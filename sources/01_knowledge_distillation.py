@@ -175,10 +175,11 @@ for name, image in (("the ambiguous 1", ambiguous), ("the median 1", typical)):
 print("the lecture's example: {1: 0.7, 7: 0.2, 9: 0.1}")
 
 # %% [markdown]
-# The ambiguous 1 already reads like the lecture's example at $T = 1$. The median test 1, of which the teacher is
-# all but certain at $T = 1$, needs a temperature of about 5 before its top class falls to 0.7, and the rest is then
-# spread thinly over several classes (the lines above) rather than given to one look-alike. The lecture's picture is
-# of an ambiguous image; for most images, it is the temperature that brings the teacher's doubts into view.
+# The ambiguous 1 already reads like the lecture's example at $T = 1$ in its top two classes (1, then 7), with 2 third
+# where the lecture has 9. The median test 1, of which the teacher is all but certain at $T = 1$, needs a temperature
+# of about 5 before its top class falls to 0.7, and the rest is then spread thinly over several classes (the lines
+# above) rather than given to one look-alike. The lecture's picture is of an ambiguous image; for most test 1s, it is
+# the temperature that brings the teacher's doubts into view.
 
 # %% [markdown]
 # ## C1, C3 · The same student, on labels and from the teacher

@@ -114,7 +114,7 @@ claim("C6", averaged[-1] < min(single),
 #
 # ### Exercise 1 · Why averaging helps: whose errors are they?
 #
-# An average can only fix an image that some members get right. Write `my_error_overlap(member_probs, labels)`:
+# An average is most likely to fix an image that many members get right. Write `my_error_overlap(member_probs, labels)`:
 # `member_probs` is `(members, images, classes)`, each member's softmax outputs; a member gets an image wrong when its
 # top class is not the label. Return a list with, for each k from 0 to the number of members, the number of images
 # that exactly k members get wrong. The cell then splits the test images by k and counts the average's errors in
@@ -138,9 +138,10 @@ for k, count in enumerate(overlap):
 
 # %% [markdown]
 # The average fixes every image that only one member gets wrong, and most of those that two get wrong; once most
-# members are wrong it rarely recovers, and it cannot fix an image that every member gets wrong (the table; its last
-# column adds up to the average's test errors above). Averaging helps as much as the members' mistakes differ:
-# members that all made the same errors would gain nothing from being averaged.
+# members are wrong it rarely recovers, and it fixed none of the images that all six get wrong (the table; its last
+# column adds up to the average's test errors above). It could fix one only where the label is every member's close
+# second. Averaging helps as much as the members' mistakes differ: members that all made the same errors would gain
+# little from being averaged.
 
 # %% [markdown]
 # ### Exercise 2 · Design: an ensemble only when needed
@@ -334,6 +335,7 @@ print(f"members 0 and 1, trained independently: the nearest-unit match names {le
 # Matched by the nearest rows, the shuffled network's units come back one to one, and its average with the original
 # is the original again (the same test errors, the first line). Two independently trained members are not a shuffle
 # of each other: the nearest-unit match names far fewer distinct units of member 1 than member 0 has (the second
-# line), so several units of member 0 would all be paired with the same unit of member 1. No reordering makes their
-# units the same, which is why averaging their weights fails (C12 above); a one-to-one pairing would have to pair
-# units that are not alike.
+# line), so several units of member 0 would take the same unit of member 1, and nearest rows alone give no order to
+# put member 1's units in. Methods that align independent networks before averaging pair the units one to one (an
+# assignment problem); this notebook does not try one, so whether aligned members would average well is not measured
+# here.

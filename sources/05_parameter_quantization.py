@@ -216,10 +216,11 @@ bits_slider(model, "1", x_test, y_test, bits=3)
 # ### Exercise 2 · How much noise does rounding add?
 #
 # Rounding moves each weight by at most half a step $\Delta$; if the weights fall anywhere within their steps, the
-# error is spread evenly over $[-\Delta/2, \Delta/2]$ and its mean square is $\Delta^2 / 12$. Write
-# `my_sqnr_db(weights, bits)`: the signal-to-quantization-noise ratio this predicts, in decibels,
-# $10 \log_{10}\big(\text{mean}(w^2) / (\Delta^2/12)\big)$, with $\Delta$ the scale of the formula above (per tensor,
-# the range widened to include 0). The cell then sets it beside the noise that quantizing the first layer really adds.
+# error is spread evenly over $[-\Delta/2, \Delta/2]$. Work out the mean square of such an error, then write
+# `my_sqnr_db(weights, bits)`: the signal-to-quantization-noise ratio it predicts, in decibels,
+# $10 \log_{10}(\text{mean}(w^2) / \text{noise})$, with noise that mean square and $\Delta$ the scale of the formula
+# above (per tensor, the range widened to include 0). The cell then sets it beside the noise that quantizing the
+# first layer really adds.
 
 # %%
 def my_sqnr_db(weights, bits):
@@ -233,23 +234,25 @@ def my_sqnr_db(weights, bits):
 
 check_sqnr(my_sqnr_db)
 layer = model[1].weight.detach()
-print(f"first layer, {layer.numel():,} weights: signal-to-noise ratio (dB), predicted by D²/12 and measured")
-print(f"{'bits':>4} {'predicted':>10} {'measured':>9}")
+print(f"first layer, {layer.numel():,} weights: signal-to-noise ratio (dB), your prediction and the measurement")
+print(f"{'bits':>4} {'predicted':>10} {'measured':>9} {'weights rounded to 0':>21}")
 measured_db = {}
 for bits in range(1, 9):
-    noise = (quantize_uniform(layer, bits) - layer).double().pow(2).mean()
+    rounded = quantize_uniform(layer, bits)
+    noise = (rounded - layer).double().pow(2).mean()
     measured_db[bits] = (10 * torch.log10(layer.double().pow(2).mean() / noise)).item()
-    print(f"{bits:>4} {my_sqnr_db(layer, bits):>10.2f} {measured_db[bits]:>9.2f}")
+    print(f"{bits:>4} {my_sqnr_db(layer, bits):>10.2f} {measured_db[bits]:>9.2f} {(rounded == 0).double().mean().item():>21.1%}")
 print(f"from 4 to 8 bits: {(measured_db[8] - measured_db[4]) / 4:.2f} dB per bit measured, "
       f"{(my_sqnr_db(layer, 8) - my_sqnr_db(layer, 4)) / 4:.2f} predicted")
 
 # %% [markdown]
-# From 4 bits up, the $\Delta^2/12$ model and the measurement agree to within a few hundredths of a decibel, and each
-# bit adds about 6 dB: one more bit halves the step, which divides the noise's mean square by four
-# ($10 \log_{10} 4 \approx 6.02$; the table's slope is a little above it because the step divides the range by $2^b - 1$).
-# At 1 and 2 bits the model fails: the step is wider than most weights, which round to the level 0 together, so the
-# error is about the weight itself rather than spread over a step (at 1 bit the measured ratio is 0 dB: noise as large
-# as the signal, as if every weight were set to 0). The one-bit section above shows what that does to accuracy.
+# From 4 bits up, the evenly-spread model of the rounding error and the measurement agree to within a few hundredths
+# of a decibel, and each bit adds about 6 dB: one more bit halves the step, which divides the noise's mean square by
+# four ($10 \log_{10} 4 \approx 6.02$; the slope is a little above it because the step divides the range by
+# $2^b - 1$). At 1 and 2 bits the model fails: most weights round to the level 0 (the last column), so the error of
+# each is the weight itself rather than a spread over a step. Since 0 is always a level, no weight moves by more than
+# its own size, so the measured ratio is never below 0 dB, while the model goes negative; at 1 bit the measurement is 0
+# dB, the noise as large as the signal. The one-bit section above shows what that does to accuracy.
 
 # %% [markdown]
 # ### Exercise 3 · Design: bits per layer for a byte budget

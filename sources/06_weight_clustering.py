@@ -99,8 +99,8 @@ claim("C14", torch.allclose(found, lecture_values, atol=0.02) and stored_bits ==
 # (C17 below; the lecture's figure groups the block's gradients by colour). Write
 # `my_centroid_gradients(weight_grad, indices, num_clusters)`: `weight_grad` is the gradient of the loss with respect
 # to each weight, as if every weight were free; `indices` holds each weight's cluster. Return the gradient of the loss
-# with respect to each centre, a tensor of `num_clusters` numbers (think about what moving one centre does to the
-# weights). The cell then compares your answer with autograd on the first layer of the trained network.
+# with respect to each centre, a tensor of `num_clusters` numbers, 0 for a centre that no weight uses (think about
+# what moving one centre does to the weights). The cell then compares your answer with autograd on the first layer of the trained network.
 
 # %%
 def my_centroid_gradients(weight_grad, indices, num_clusters):
@@ -130,7 +130,8 @@ for k in range(4):
 assert torch.allclose(mine, shared.grad, atol=1e-6, rtol=1e-4)
 
 # %% [markdown]
-# Your centre gradients and autograd's, taken through `codebook[indices]`, agree to the printed digits: in backward,
+# Your centre gradients and autograd's, taken through `codebook[indices]`, agree to five significant digits (float32
+# sums, added in another order): in backward,
 # indexing adds up the gradients of every weight that shares a value. That is all `SharedWeights`
 # (`lecture_utils.clustering`) needs to fine-tune the centres in C17 below, with the indices held fixed.
 

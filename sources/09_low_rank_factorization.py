@@ -126,16 +126,18 @@ for share in (0.5, 0.8, 0.9, 0.95, 0.99):
     factorized = low_rank_model(model, ranks)
     print(f"{share:>10} {ranks['1']:>10} {ranks['3']:>10} {count_parameters(factorized):>11,} "
           f"{100 * evaluate(factorized, x_given, y_given).accuracy:>23.2f}%")
-M, N = model[1].weight.shape
-print(f"a rank of layer 1 costs N + M = {N + M:,} parameters; above rank {N * M // (N + M)} its two factors hold more "
-      f"than its N x M = {N * M:,} weights")
+for name in ("1", "3"):
+    M, N = model.get_submodule(name).weight.shape
+    print(f"a rank of layer {name} costs N + M = {N + M:,} parameters; above rank {N * M // (N + M)} its two factors "
+          f"hold more than its N x M = {N * M:,} weights")
 
 # %% [markdown]
 # Keeping 80% of each layer's squared norm gives back nearly all of the accuracy on the given images, and 90% all of
-# it; below that, accuracy falls fast (the table). The parameters grow faster than the share kept: the ranks that
-# keep 99% make a network larger than the whole one, because past the rank printed last the factors of the first
-# layer outweigh the layer. A share of the norm is a rule of thumb for where to cut; the design task below asks for a
-# parameter budget instead, which is the same tool with another stopping rule.
+# it; below that, accuracy falls fast (the table). These are training images, which flatter the network: the design
+# task's check measures on the test images. The parameters grow faster than the share kept: the ranks that keep 99%
+# make a network larger than the whole one, because both layers' ranks are then past the ranks printed last, where a
+# layer's factors outweigh the layer. A share of the norm is a rule of thumb for where to cut; the design task below
+# asks for a parameter budget instead, which is the same tool with another stopping rule.
 
 # %% [markdown]
 # ### Exercise 2 · A depthwise separable convolution is a low-rank factorization too

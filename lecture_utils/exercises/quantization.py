@@ -53,8 +53,8 @@ def check_quantize_uniform(fn) -> None:
     QUANTIZE_UNIFORM.check(fn)
 
 
-# ---- notebook 05 · the rounding noise: a step D gives an error of mean square D² / 12 ----------------------
-# SQNR in decibels: 10 log10(mean(w²) / (D² / 12)), D = (max(w, 0) - min(w, 0)) / (2^b - 1).
+# ---- notebook 05 · the rounding noise: the mean square of an error spread evenly over a step D ----------------
+# SQNR in decibels: 10 log10(mean(w²) / noise), D = (max(w, 0) - min(w, 0)) / (2^b - 1).
 
 def _noise_cases():
     g = torch.Generator().manual_seed(5)
@@ -74,8 +74,8 @@ SQNR = Exercise(
         Mistake("b bits make 2^b levels, so 2^b - 1 steps between the lowest and the highest."),
         Mistake("the range is widened to include 0 (so that 0 stays exactly 0): with weights all above 0 it starts at "
                 "0, not at the smallest weight."),
-        Mistake("D² / 4 is the largest squared error (half a step); rounding errors spread evenly over the step have "
-                "a mean square of D² / 12."),
+        Mistake("D² / 4 is the largest squared error (half a step, squared); an error spread evenly over [-D/2, D/2] "
+                "has a smaller mean square: average e² over that interval."),
         Mistake("a ratio of mean squares (powers) is 10 log10 of it in decibels, not 20 log10."),
     ),
 )
@@ -83,7 +83,8 @@ SQNR = Exercise(
 
 def check_sqnr(fn) -> None:
     """Exercise (notebook 05): ``fn(weights, bits)``: the predicted signal-to-quantization-noise ratio
-    of uniform quantization, 10 log10(mean(w²) / (D² / 12)) dB, with D the step of the formula."""
+    of uniform quantization, 10 log10(mean(w²) / noise) dB, the noise being the mean square of an error
+    spread evenly over a step of the formula."""
     SQNR.check(fn)
 
 
