@@ -11,8 +11,7 @@ from ..architecture import conv_net, low_rank_model, separable_filters
 from ..measure import multiply_accumulates
 from ..models import count_parameters
 from ..training import evaluate
-from .harness import (Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student, call_with_copies, close,
-                      not_a_pair)
+from .harness import Case, DesignTask, Exercise, Mistake, as_list, call_student, close, not_a_pair, number_result
 
 # ---- notebook 08 · depthwise separable convolution: k*k*I*O against k*k*I + I*O parameters -------
 
@@ -118,7 +117,7 @@ RANK_FOR_ENERGY = Exercise(
     name="how many ranks a layer needs", cases=_energy_cases,
     hint="expected rank {want}, got {got}.",
     passed="the smallest rank that keeps the share asked for, on 4 cases.",
-    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=lambda got, want: got == want,
+    run=number_result, same=lambda got, want: got == want,
     form=(Mistake("return the rank, a whole number, not {type}.",
                   lambda got, want, case: not isinstance(got, numbers.Integral) or isinstance(got, bool)),),
     mistakes=(

@@ -14,8 +14,8 @@ from ..ensembles import cascade
 from ..models import MLP
 from ..seeds import train_recipes
 from ..training import evaluate
-from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student, call_with_copies,
-                      close, own_random_state)
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, as_number, call_student, close, list_result,
+                      number_result, own_random_state)
 
 # ---- notebook 01 · the temperature for a given top probability: softmax(z / T).max() = p -----------------
 # It falls from 1 towards 1 / classes as T grows, so bisection finds T.
@@ -38,7 +38,7 @@ TEMPERATURE_FOR = Exercise(
     hint="expected T = {want}, got {got}: the top probability falls as T grows, so a bisection between a small and "
          "a large T finds it (on a log scale: T spans many orders of magnitude).",
     passed="the temperature that gives each top probability, on 3 cases (the lecture's logits among them).",
-    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=_same_temperature,
+    run=number_result, same=_same_temperature,
     form=(Mistake("return the temperature, one positive number, not {type}.",
                   lambda got, want, case: not isinstance(got, numbers.Real) or not got > 0),),
     mistakes=(
@@ -70,7 +70,7 @@ DARK_KNOWLEDGE = Exercise(
     name="what the soft targets say beyond the label", cases=_dark_knowledge_cases,
     hint="expected {want}, got {got}.",
     passed="the teacher's mean probability off the label, at T = 4, 1 and 20.",
-    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=close(atol=1e-6, rtol=1e-5),
+    run=number_result, same=close(atol=1e-6, rtol=1e-5),
     form=(Mistake("return one number (the mean over the images), not {type}.",
                   lambda got, want, case: not isinstance(got, numbers.Real)),),
     mistakes=(
@@ -178,7 +178,7 @@ ERROR_OVERLAP = Exercise(
     name="how many members get each image wrong", cases=_overlap_cases,
     hint="expected {want}, got {got}.",
     passed="the images counted by how many members get them wrong.",
-    run=lambda fn, case: as_list(call_with_copies(fn, case)),
+    run=list_result,
     same=lambda got, want: [int(g) for g in got] == want,
     form=(Mistake("return the counts as a list (or a tensor), not {type}.", lambda got, want, case: not isinstance(got, list)),
           Mistake("one count for each k from 0 to the number of members ({members} + 1 numbers); got {got}.",
@@ -212,7 +212,7 @@ UNIT_MATCH = Exercise(
     name="matching hidden units", cases=_match_cases,
     hint="expected {want}, got {got}.",
     passed="each reference unit matched with the nearest unit of the other layer.",
-    run=lambda fn, case: as_list(call_with_copies(fn, case)),
+    run=list_result,
     same=lambda got, want: [int(g) for g in got] == want,
     form=(Mistake("return the indices as a list (or a tensor), not {type}.", lambda got, want, case: not isinstance(got, list)),
           Mistake("one index per unit of the reference layer (a unit is a row: its incoming weights); got {got}.",
@@ -246,7 +246,7 @@ LOGIT_AGREEMENT = Exercise(
     name="how much of the teacher's logits a student reproduces", cases=_agreement_cases,
     hint="expected {want}, got {got}.",
     passed="the share of the teacher's zero-meaned logits that the student reproduces, on 2 cases.",
-    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=close(atol=1e-6, rtol=1e-5),
+    run=number_result, same=close(atol=1e-6, rtol=1e-5),
     form=(Mistake("return one number, not {type}.", lambda got, want, case: not isinstance(got, numbers.Real)),),
     mistakes=(
         Mistake("subtract each example's mean logit first, the student's and the teacher's: adding a constant to "

@@ -7,7 +7,7 @@ import copy
 import torch
 
 from ..dynamic import EarlyExitNet, require_threshold, threshold_outcome
-from .harness import Case, DesignTask, Exercise, Mistake, as_list, as_number, call_student, call_with_copies, close
+from .harness import Case, DesignTask, Exercise, Mistake, as_number, call_student, close, list_result
 
 # ---- notebook 10 · trained together: how hard each exit's loss pulls on the first block ------------------
 
@@ -80,7 +80,7 @@ ACCURACY_BY_CONFIDENCE = Exercise(
     name="accuracy by confidence", cases=_calibration_cases,
     hint="expected {want}, got {got}.",
     passed="the accuracy in each confidence bin, empty bins included.",
-    run=lambda fn, case: as_list(call_with_copies(fn, case)), same=_same_or_both_empty,
+    run=list_result, same=_same_or_both_empty,
     form=(Mistake("return the accuracies as a list or a tensor, not {type}.",
                   lambda got, want, case: not isinstance(got, list)),
           Mistake("one accuracy per bin, len(edges) - 1 numbers; got {got}.",

@@ -238,6 +238,16 @@ def as_list(value):
     return list(value) if isinstance(value, (tuple, list)) else value
 
 
+def number_result(fn, case: Case):
+    """A ``run`` for answers that are one number: the answer on copies, a one-number tensor as that number."""
+    return as_number(call_with_copies(fn, case))
+
+
+def list_result(fn, case: Case):
+    """A ``run`` for answers that are a sequence: the answer on copies, a tensor or tuple as a plain list."""
+    return as_list(call_with_copies(fn, case))
+
+
 # ---- messages ---------------------------------------------------------------------------------
 
 def show(value):

@@ -12,7 +12,7 @@ from ..huffman import fixed_length_bits
 from ..quantization import quantization_params, quantize_model, quantized_model_bytes
 from ..training import evaluate
 from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_student,
-                      call_with_copies, close, own_random_state, tensor_like, with_gradient)
+                      close, number_result, own_random_state, tensor_like, with_gradient)
 
 # ---- notebook 05 · uniform quantization: w' = (clamp(round(w / scale) + zero_point, 0, 2^b - 1) - zero_point) * scale
 
@@ -68,7 +68,7 @@ SQNR = Exercise(
     name="the rounding noise", cases=_noise_cases,
     hint="expected {want} dB, got {got}.",
     passed="the predicted signal-to-noise ratio at 2, 4 and 8 bits, and for weights all above 0.",
-    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=close(atol=1e-4, rtol=1e-6),
+    run=number_result, same=close(atol=1e-4, rtol=1e-6),
     form=(Mistake("return one number (decibels), not {type}.", lambda got, want, case: not isinstance(got, numbers.Real)),),
     mistakes=(
         Mistake("b bits make 2^b levels, so 2^b - 1 steps between the lowest and the highest."),
@@ -144,7 +144,7 @@ PREFIX_FREE = Exercise(
     name="a prefix code", cases=_prefix_cases,
     hint="said {got}, expected {want}.",
     passed="right on 6 codes: a Huffman code, and codes where one code begins another.",
-    run=lambda fn, case: as_number(call_with_copies(fn, case)), same=lambda got, want: bool(got) == want,
+    run=number_result, same=lambda got, want: bool(got) == want,
     form=(Mistake("return True or False, not {type}.", _not_true_or_false),),
     mistakes=(
         Mistake("a shorter code can come after a longer one in the table: test both orders of every pair."),
