@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import numbers
+import types
 
 import torch
 import torch.nn.functional as F
@@ -102,17 +103,22 @@ def dedicated_exit_network(exit_index: int, channels=EXIT_CHANNELS, pools=EXIT_P
 
 def attach_exits(model: EarlyExitNet, loader, epochs: int, **fit_kwargs):
     """Train the early exits of a network whose blocks were trained for its last exit only: the
-    blocks stay frozen (weights and batch-norm statistics), only the early classifiers learn, on
-    the sum of their cross-entropies. Returns ``fit``'s history."""
+    blocks stay frozen (weights, and batch norm in evaluation mode: normalised by the statistics they
+    were trained with, as they will be at test time), only the early classifiers learn, on the sum of
+    their cross-entropies. Returns ``fit``'s history."""
     from .training import fit  # here: training does not import dynamic
 
     for p in model.blocks.parameters():
         p.requires_grad_(False)
-    for m in model.blocks.modules():  # fit puts the model in training mode every epoch: momentum 0 keeps the
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):  # frozen blocks' running statistics as they are
-            m.momentum = 0.0
-    return fit(model, loader, lambda outputs, labels: sum_of_exit_losses(outputs[:-1], labels), epochs=epochs,
-               **fit_kwargs)
+    frozen = list(model.blocks.modules())
+    for m in frozen:  # fit puts the model in training mode every epoch; the frozen blocks stay in evaluation mode
+        m.train = types.MethodType(lambda self, mode=True: nn.Module.train(self, False), m)
+    try:
+        return fit(model, loader, lambda outputs, labels: sum_of_exit_losses(outputs[:-1], labels), epochs=epochs,
+                   **fit_kwargs)
+    finally:
+        for m in frozen:
+            del m.train  # the blocks follow the model's mode again
 
 
 def sum_of_exit_losses(outputs, labels) -> torch.Tensor:

@@ -134,8 +134,16 @@ def test_attached_exits_learn_while_the_blocks_stay_as_they_were():
     blocks = {k: v.clone() for k, v in model.blocks.state_dict().items()}
     exits = {k: v.clone() for k, v in model.exits.state_dict().items()}
     x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    modes = []  # batch norm's mode each time a block runs while the exits train
+    hooks = [m.register_forward_hook(lambda m, i, o: modes.append(m.training)) for m in model.blocks.modules()
+             if isinstance(m, torch.nn.BatchNorm2d)]
     attach_exits(model, [(x, y)], epochs=2, verbose=False, device="cpu")
-    assert all(torch.equal(v, model.blocks.state_dict()[k]) for k, v in blocks.items() if "num_batches" not in k)
+    for hook in hooks:
+        hook.remove()
+    assert modes and not any(modes), "the frozen blocks must normalise as at test time, with their stored statistics"
+    assert all(torch.equal(v, model.blocks.state_dict()[k]) for k, v in blocks.items())
+    model.train()  # afterwards the blocks follow the model's mode again
+    assert all(m.training for m in model.blocks.modules())
     changed = {k for k, v in model.exits.state_dict().items() if not torch.equal(v, exits[k])}
     assert changed and all(not k.startswith("3.") for k in changed)  # every early exit learns, the last one not
 
