@@ -154,13 +154,14 @@ def no_difference(a, b) -> bool:
     return not clearly_below(a, b) and not clearly_below(b, a)
 
 
-def verdict(a, b, unit: str = "test errors", lower: str = "fewer", higher: str = "more") -> str:
+def verdict(a, b, unit: str = "test errors", lower: str = "fewer", higher: str = "more", spread_of: str = "seeds") -> str:
     """The comparison of ``a`` with ``b`` in words, for a notebook to print rather than assert:
     "clearly fewer <unit> (a vs b)", "clearly more <unit> (a vs b)", or "no difference at this
     size (...: inside the seeds' spread)" when neither is ``clearly_below`` the other. For a
-    quantity that is not a count, name the words: ``verdict(a, b, "accuracy", "lower", "higher")``."""
+    quantity that is not a count, name the words: ``verdict(a, b, "accuracy", "lower", "higher")``;
+    for values that vary with something other than the seed, name it: ``spread_of="draws"``."""
     if clearly_below(a, b):
         return f"clearly {lower} {unit} ({a} vs {b})"
     if clearly_below(b, a):
         return f"clearly {higher} {unit} ({a} vs {b})"
-    return f"no difference at this size ({a} vs {b}: inside the seeds' spread)"
+    return f"no difference at this size ({a} vs {b}: inside the {spread_of}' spread)"

@@ -171,7 +171,7 @@ for b, spread in draws.items():
     above = sum(e < float_errors for e in spread.values)
     print(f"{b} bits: rounded to nearest {nearest} errors; 10 stochastic roundings {spread} "
           f"(range {min(spread.values):.0f} to {max(spread.values):.0f}), {above} of 10 with fewer errors than float32; "
-          f"against float32: {verdict(spread, float_errors)}")
+          f"against float32: {verdict(spread, float_errors, spread_of='draws')}")
 
 # %% [markdown]
 # Read the lines above: how many of the ten roundings at each width beat float32, and whether their average differs

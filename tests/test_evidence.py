@@ -103,4 +103,6 @@ def test_verdict_says_which_is_clearly_lower_or_no_difference():
     assert verdict(low, high) == "clearly fewer test errors (102 ± 2 vs 152 ± 3)"
     assert verdict(high, low, "errors").startswith("clearly more errors")
     assert verdict(low, near).startswith("no difference at this size")
+    assert verdict(low, near).endswith("inside the seeds' spread)")
+    assert verdict(low, near, spread_of="draws").endswith("inside the draws' spread)")  # rounding draws, not seeds
     assert verdict(high, low, "accuracy", "lower", "higher").startswith("clearly higher accuracy")
