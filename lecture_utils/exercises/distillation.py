@@ -14,8 +14,8 @@ from ..ensembles import cascade
 from ..models import MLP
 from ..seeds import train_recipes
 from ..training import evaluate
-from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, as_number, call_student, close, list_result,
-                      number_result, own_random_state)
+from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, as_number, call_student, close, list_form,
+                      list_result, not_a_real, number_result, own_random_state, same_whole_numbers)
 
 # ---- notebook 01 · the temperature for a given top probability: softmax(z / T).max() = p -----------------
 # It falls from 1 towards 1 / classes as T grows, so bisection finds T.
@@ -71,8 +71,7 @@ DARK_KNOWLEDGE = Exercise(
     hint="expected {want}, got {got}.",
     passed="the teacher's mean probability off the label, at T = 4, 1 and 20.",
     run=number_result, same=close(atol=1e-6, rtol=1e-5),
-    form=(Mistake("return one number (the mean over the images), not {type}.",
-                  lambda got, want, case: not isinstance(got, numbers.Real)),),
+    form=(Mistake("return one number (the mean over the images), not {type}.", not_a_real),),
     mistakes=(
         Mistake("soften the teacher's outputs with the temperature before reading its probabilities."),
         Mistake("that is the probability off the teacher's own top class: the mass beyond the *label* is asked for "
@@ -179,10 +178,8 @@ ERROR_OVERLAP = Exercise(
     hint="expected {want}, got {got}.",
     passed="the images counted by how many members get them wrong.",
     run=list_result,
-    same=lambda got, want: [int(g) for g in got] == want,
-    form=(Mistake("return the counts as a list (or a tensor), not {type}.", lambda got, want, case: not isinstance(got, list)),
-          Mistake("one count for each k from 0 to the number of members ({members} + 1 numbers); got {got}.",
-                  lambda got, want, case: len(got) != len(want))),
+    same=same_whole_numbers,
+    form=list_form("counts", "one count for each k from 0 to the number of members ({members} + 1 numbers)"),
     mistakes=(
         Mistake("those are the images counted by how many members get them *right*: count the wrong answers."),
         Mistake("those count the images that *at least* k members get wrong: count exactly k."),
@@ -213,10 +210,8 @@ UNIT_MATCH = Exercise(
     hint="expected {want}, got {got}.",
     passed="each reference unit matched with the nearest unit of the other layer.",
     run=list_result,
-    same=lambda got, want: [int(g) for g in got] == want,
-    form=(Mistake("return the indices as a list (or a tensor), not {type}.", lambda got, want, case: not isinstance(got, list)),
-          Mistake("one index per unit of the reference layer (a unit is a row: its incoming weights); got {got}.",
-                  lambda got, want, case: len(got) != len(want))),
+    same=same_whole_numbers,
+    form=list_form("indices", "one index per unit of the reference layer (a unit is a row: its incoming weights)"),
     mistakes=(
         Mistake("that matches each unit of the *other* layer with the reference: the answer is, for reference unit "
                 "i, which row of the other layer is nearest to it."),
@@ -247,7 +242,7 @@ LOGIT_AGREEMENT = Exercise(
     hint="expected {want}, got {got}.",
     passed="the share of the teacher's zero-meaned logits that the student reproduces, on 2 cases.",
     run=number_result, same=close(atol=1e-6, rtol=1e-5),
-    form=(Mistake("return one number, not {type}.", lambda got, want, case: not isinstance(got, numbers.Real)),),
+    form=(Mistake("return one number, not {type}.", not_a_real),),
     mistakes=(
         Mistake("subtract each example's mean logit first, the student's and the teacher's: adding a constant to "
                 "one example's logits changes nothing after a softmax, so it is not a disagreement."),

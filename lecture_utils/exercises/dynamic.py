@@ -7,7 +7,7 @@ import copy
 import torch
 
 from ..dynamic import EarlyExitNet, require_threshold, threshold_outcome
-from .harness import Case, DesignTask, Exercise, Mistake, as_number, call_student, close, list_result
+from .harness import Case, DesignTask, Exercise, Mistake, as_number, call_student, close, list_form, list_result
 
 # ---- notebook 10 · trained together: how hard each exit's loss pulls on the first block ------------------
 
@@ -81,10 +81,7 @@ ACCURACY_BY_CONFIDENCE = Exercise(
     hint="expected {want}, got {got}.",
     passed="the accuracy in each confidence bin, empty bins included.",
     run=list_result, same=_same_or_both_empty,
-    form=(Mistake("return the accuracies as a list or a tensor, not {type}.",
-                  lambda got, want, case: not isinstance(got, list)),
-          Mistake("one accuracy per bin, len(edges) - 1 numbers; got {got}.",
-                  lambda got, want, case: len(got) != len(want)),
+    form=(*list_form("accuracies", "one accuracy per bin, len(edges) - 1 numbers"),
           Mistake("a bin with no image has no accuracy: give it float('nan'), not 0.",
                   lambda got, want, case: any(w != w and g == 0 for g, w in zip(got, want)))),
     mistakes=(

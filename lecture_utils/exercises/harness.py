@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
@@ -224,6 +225,24 @@ def not_a_pair(got, want, case) -> bool:
 # The two form mistakes of an answer that must be a tensor shaped like the right one.
 TENSOR_FORM = (Mistake("return a torch.Tensor, not {type}.", not_a_tensor),
                Mistake("the result has shape {got_shape}; expected {want_shape}.", not_shaped_like_want))
+
+
+def not_a_real(got, want, case) -> bool:
+    """A ``spot``: the result (a one-number tensor already made a number by ``number_result``) is not one real number."""
+    return not isinstance(got, numbers.Real)
+
+
+def list_form(items: str, count: str) -> tuple[Mistake, Mistake]:
+    """The form of an answer that is a sequence (``list_result`` makes a tensor or tuple a list): a list, not
+    something else, of as many ``items`` as the right one; ``count`` says how many, in words."""
+    return (Mistake(f"return the {items} as a list (or a tensor), not {{type}}.",
+                    lambda got, want, case: not isinstance(got, list)),
+            Mistake(f"{count}; got {{got}}.", lambda got, want, case: len(got) != len(want)))
+
+
+def same_whole_numbers(got, want) -> bool:
+    """A list of whole numbers equal to the right one (numbers of any type: ints, tensors' items)."""
+    return [int(g) for g in got] == want
 
 
 def as_number(value):

@@ -12,7 +12,7 @@ from ..huffman import fixed_length_bits
 from ..quantization import quantization_params, quantize_model, quantized_model_bytes
 from ..training import evaluate
 from .harness import (TENSOR_FORM, Case, DesignTask, Exercise, Mistake, Traced, as_number, call_student,
-                      close, number_result, own_random_state, tensor_like, with_gradient)
+                      close, not_a_real, number_result, own_random_state, tensor_like, with_gradient)
 
 # ---- notebook 05 · uniform quantization: w' = (clamp(round(w / scale) + zero_point, 0, 2^b - 1) - zero_point) * scale
 
@@ -69,7 +69,7 @@ SQNR = Exercise(
     hint="expected {want} dB, got {got}.",
     passed="the predicted signal-to-noise ratio at 2, 4 and 8 bits, and for weights all above 0.",
     run=number_result, same=close(atol=1e-4, rtol=1e-6),
-    form=(Mistake("return one number (decibels), not {type}.", lambda got, want, case: not isinstance(got, numbers.Real)),),
+    form=(Mistake("return one number (decibels), not {type}.", not_a_real),),
     mistakes=(
         Mistake("b bits make 2^b levels, so 2^b - 1 steps between the lowest and the highest."),
         Mistake("the range is widened to include 0 (so that 0 stays exactly 0): with weights all above 0 it starts at "
