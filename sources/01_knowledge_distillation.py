@@ -178,8 +178,8 @@ print("the lecture's example: {1: 0.7, 7: 0.2, 9: 0.1}")
 # The ambiguous 1 already reads like the lecture's example at $T = 1$ in its top two classes (1, then 7), with 2 third
 # where the lecture has 9. The median test 1, of which the teacher is all but certain at $T = 1$, needs a temperature
 # of about 5 before its top class falls to 0.7, and the rest is then spread thinly over several classes (the lines
-# above) rather than given to one look-alike. The lecture's picture is of an ambiguous image; for most test 1s, it is
-# the temperature that brings the teacher's doubts into view.
+# above) rather than given to one look-alike. The lecture's picture is of an ambiguous image; for the median test 1,
+# and the half of them that the teacher is surer of, it is the temperature that brings the teacher's doubts into view.
 
 # %% [markdown]
 # ## C1, C3 · The same student, on labels and from the teacher
@@ -400,8 +400,10 @@ claim("C4", share["teacher"] > 1.5 * share["shuffled teacher"] and clearly_below
 # The claim check holds what the lecture says: the teacher's doubts are structured, soft targets teach better than
 # 1/0/0 labels, and doubts put on the wrong digits (shuffled) lose the gain. Label smoothing, with doubts on no digit
 # in particular, gains too (its verdict against labels). Whether the *structure* adds anything beyond *softness* is the second verdict line, teacher against equally
-# soft label smoothing; read it before you repeat Hinton et al.'s argument. Where it says "no difference", softness
-# alone explains the gain at this size, and the structure's extra value is not shown here.
+# soft label smoothing; read it before you repeat Hinton et al.'s argument. Where it says "no difference", this
+# comparison cannot tell the teacher's structured doubts from softness on no digit in particular at this size; the
+# shuffled targets, as soft but with the doubts on the wrong digits, are the other half of the evidence (their
+# verdicts above).
 
 # %% [markdown]
 # ## C8 · Too small, too large: a temperature sweep

@@ -147,7 +147,7 @@ for k, count in enumerate(overlap):
 # ### Exercise 2 · Design: an ensemble only when needed
 #
 # Six forward passes per image is what keeps ensembles out of deployment. But many images are easy: where the first
-# member is already sure, the others rarely change the answer. `cascade(member_probs, threshold)` lets the first
+# member is already sure, the others may add little (the thresholds below measure it in errors). `cascade(member_probs, threshold)` lets the first
 # member answer alone where its top probability is at least `threshold`, and runs all six only elsewhere; it returns
 # the predictions and each image's forward passes. Suppose the application allows **2.5 forward passes per image** on
 # average and at most **5 test errors more** than the whole ensemble.

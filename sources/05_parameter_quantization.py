@@ -152,7 +152,8 @@ claim("C18", all(weight_change[b] > 0 for b in bit_widths)
 #
 # ## "Sometimes even slightly better"?
 #
-# The line "above float32" lists the bit widths, if any, whose quantized network beat float32 on the test set. Is that
+# The line "above float32" lists the bit widths, if any, whose network quantized per tensor and rounded to nearest beat
+# float32 on the test set (the per-channel column has its own: compare it with float32's row). Is that
 # a gain or luck? Rounding to the nearest level is one particular way to land on the grid; rounding *stochastically*
 # (up with probability equal to the fraction of a step, so each weight keeps its value on average: the "noise" of a
 # student's question in the lecture) gives a different quantized network for every draw. Ten draws at 6, 5 and 4 bits

@@ -203,7 +203,7 @@ print(f"for comparison, a float MLP in the same memory: hidden (5,), {weight_byt
 # ### BEGIN SOLUTION
 # The first layer takes 85% of the bytes: 784 inputs times its width (for hidden (128, 128), 784 x 128 = 100,352
 # of the 14,752 x 8 = 118,016 weights). So the first width decides whether a network fits, and the layers after it
-# cost little (14% here). Widening the first layer at the second's expense, (144, 64), is no better on the validation
+# cost little (15% here). Widening the first layer at the second's expense, (144, 64), is no better on the validation
 # images (9.78% against 9.52%). At one bit per weight,
 # 16 KB holds a network with two hidden layers of 128 that makes under 10% test errors; in float32 the same memory
 # holds one hidden layer of 5 units (the last line). Against the 512-wide binary networks above, under a fifth of the

@@ -289,9 +289,10 @@ check_separable_widths(my_separable_widths)
 # ### BEGIN SOLUTION
 # They go to different places. The first convolution works on the full 28 x 28 image: going from 4 to 16 channels there
 # adds about 143,000 multiply-accumulates but only 432 parameters (the rows with 16 channels in the middle). `conv_net`
-# halves the image after each convolution (max pooling: 28 -> 14 -> 7 -> 3), so the last layers work on 7 x 7 and
-# 3 x 3 images: their channels are cheap to compute but carry the parameters. The classifier alone, a linear layer
-# from 96 x 3 x 3 features to 10 classes, holds 8,640 of the chosen network's 12,682 parameters. So a budget of multiply-accumulates says "thin the early layers", a
+# halves the image after each convolution (max pooling: 28 -> 14 -> 7 -> 3), so the last convolution works on 7 x 7
+# images and the classifier on 3 x 3 features: their channels are cheap to compute but carry the parameters. The
+# classifier alone, a linear layer from 96 x 3 x 3 features to 10 classes, holds 8,650 (8,640 weights and 10 biases)
+# of the chosen network's 12,682 parameters. So a budget of multiply-accumulates says "thin the early layers", a
 # budget of parameters says "thin the late ones", and a network for a phone is thin where the images are large and
 # wide where they are small. C27's separable CNN, (16, 80, 80), fits the parameter budget but needs 748,080
 # multiply-accumulates per image (its table), twice this phone's budget.

@@ -329,8 +329,8 @@ for e, probabilities in enumerate(val_probs):
 # ones, which is what lets a threshold send the sure images out early and keep the doubtful ones going (the table).
 # Exit 1 is rarely sure: about half of the images get at most 0.5 from it, and it is right on only two thirds of
 # those, while on the images it gives more than 0.7 it is almost always right. Deeper exits move more images into the
-# top bins. The bins are measured on the validation split, like the threshold chosen above; the test set was used
-# once, for that threshold.
+# top bins. The bins are measured on the validation split, like the thresholds chosen above; the test set only
+# measured those thresholds and chose nothing.
 
 # %% [markdown]
 # ## C30 · Dynamic width, and the batch-norm problem

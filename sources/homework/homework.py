@@ -104,7 +104,8 @@ claim("C20", count_budget(quantized) == count_budget(teacher) and len(quantized_
 #
 # Each reference solution was trained with three seeds and graded by the same grader you will use; a tier is the mean
 # over its seeds. In the teachers' version the reference solutions (`reference_solutions.py`, weights in `reference/`)
-# are graded again here, one seed each (the test suite grades them all); the student version has only their measured
+# are graded again here, one seed each, silently (an assert stops the notebook if a grade differs; the test suite
+# grades them all); the student version has only their measured
 # accuracies (`lecture_utils/weights/homework_tiers.json`).
 
 # %%
